@@ -1,0 +1,86 @@
+"""Stage protocol: a small class with ``setup()`` and a call over a batch of records.
+
+The same stage object runs in-process (local engine) and inside a Ray Data actor (``map_batches``),
+so a stage keeps no state tied to a process other than what ``setup()`` builds. Heavy libraries are
+imported inside ``setup()`` or the methods that need them, never at module import.
+
+A failure on one clip never stops the batch: ``__call__`` first runs ``process_batch`` on the live
+records; if that raises, it retries one record at a time so that only the bad clip is marked failed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from .record import ClipRecord
+
+
+class Stage:
+    """Base class for every pipeline stage/backend.
+
+    Subclasses set ``name`` (the stage slot, e.g. ``"transcribe"``), ``backend`` (e.g.
+    ``"faster_whisper"``), ``reads`` and ``writes`` (record field names), and implement
+    ``process_batch``. Constructor keyword arguments come from the recipe's stage section.
+    """
+
+    name: ClassVar[str] = "stage"
+    backend: ClassVar[str] = "base"
+    reads: ClassVar[frozenset[str]] = frozenset()
+    writes: ClassVar[frozenset[str]] = frozenset()
+    uses_gpu: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        self.batch_size: int = int(params.pop("batch_size", 8))
+        self.model_seconds = 0.0
+        """Wall seconds spent inside ``process_batch`` (for the end summary and benchmarks)."""
+        self._ready = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Load models once per worker. Called by the engine before the first batch."""
+
+    def ensure_setup(self) -> None:
+        """Call ``setup()`` once; safe to call from every batch."""
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
+    def check_available(self) -> None:
+        """Raise ``RuntimeError`` with one actionable line if the models cannot be loaded.
+
+        Runs before any audio is read, so a missing package, token or model file is reported at
+        once. The default accepts everything.
+        """
+
+    def provenance(self) -> str:
+        """Text recorded for every field this stage writes."""
+        return f"{self.name}:{self.backend}"
+
+    # -- work ------------------------------------------------------------------------------------
+    def process_batch(self, batch: list[ClipRecord]) -> None:  # pragma: no cover - interface
+        """Fill ``writes`` on every record of ``batch`` in place (records here have no error)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement process_batch")
+
+    def __call__(self, batch: list[ClipRecord]) -> list[ClipRecord]:
+        self.ensure_setup()
+        live = [r for r in batch if r.error is None]
+        if live:
+            started = time.perf_counter()
+            try:
+                self.process_batch(live)
+            except Exception:  # noqa: BLE001 - isolate the bad clip, see below
+                for record in live:
+                    try:
+                        self.process_batch([record])
+                    except Exception as exc:  # noqa: BLE001 - recorded per clip, run goes on
+                        record.fail(self.name, f"{type(exc).__name__}: {exc}")
+            self.model_seconds += time.perf_counter() - started
+            stamp = self.provenance()
+            for record in live:
+                if record.error is None:
+                    for field_name in self.writes:
+                        if getattr(record, field_name, None) is not None:
+                            record.provenance.setdefault(field_name, stamp)
+        return batch
