@@ -1,0 +1,132 @@
+"""Speech and background sounds the project can make itself: espeak-ng voices and numpy noises.
+
+Used by the sample generator (``examples/make_sample.py``), the scene mixer and the tests, so that
+everything that needs speech with a known transcript and speaker works offline.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .record import SAMPLE_RATE
+
+
+@dataclass(frozen=True)
+class Voice:
+    """An espeak-ng voice: language/variant name, pitch (0-99) and speed (words per minute)."""
+
+    name: str
+    variant: str
+    pitch: int
+    speed: int
+
+
+VOICES: tuple[Voice, ...] = (
+    Voice("spk_a", "en-us+m3", 35, 150),
+    Voice("spk_b", "en-gb+f3", 75, 165),
+    Voice("spk_c", "en-us+m7", 20, 135),
+    Voice("spk_d", "en-gb-x-rp+f5", 90, 175),
+    Voice("spk_e", "en-029+m1", 50, 145),
+    Voice("spk_f", "en-us+f2", 65, 155),
+)
+"""Distinct voices (variant, pitch and rate differ) used as synthetic speakers."""
+
+
+def espeak_available() -> bool:
+    """True when the ``espeak-ng`` binary is on PATH."""
+    return shutil.which("espeak-ng") is not None
+
+
+def speak(text: str, voice: Voice, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Synthesise ``text`` with ``voice``; float32 mono at ``sample_rate``, leading/trailing silence trimmed."""
+    import soundfile as sf
+
+    if not espeak_available():
+        raise RuntimeError("espeak-ng is not installed: apt-get install -y espeak-ng")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "u.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", voice.variant, "-p", str(voice.pitch), "-s", str(voice.speed),
+             "-w", str(wav), text],
+            check=True, capture_output=True,
+        )
+        audio, sr = sf.read(wav, dtype="float32", always_2d=False)
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    if sr != sample_rate:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate).astype(np.float32)
+    return trim_silence(audio, sample_rate)
+
+
+def trim_silence(audio: np.ndarray, sample_rate: int, floor_db: float = -45.0) -> np.ndarray:
+    """Cut leading and trailing samples quieter than ``floor_db`` relative to the peak."""
+    if audio.size == 0:
+        return audio
+    peak = float(np.max(np.abs(audio))) or 1.0
+    loud = np.nonzero(np.abs(audio) > peak * 10 ** (floor_db / 20))[0]
+    if loud.size == 0:
+        return audio[:0]
+    pad = int(0.02 * sample_rate)
+    return audio[max(0, loud[0] - pad): loud[-1] + pad].astype(np.float32)
+
+
+BACKGROUND_KINDS = ("white_noise", "pink_noise", "hum", "beeps", "rain", "engine", "wind")
+
+
+def background(kind: str, seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A synthetic environmental sound of ``seconds`` length, peak-normalised to 0.5."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sample_rate))
+    t = np.arange(n) / sample_rate
+    if kind == "white_noise":
+        x = rng.standard_normal(n)
+    elif kind == "pink_noise":
+        spec = np.fft.rfft(rng.standard_normal(n))
+        spec /= np.sqrt(np.maximum(np.arange(spec.size), 1))
+        x = np.fft.irfft(spec, n)
+    elif kind == "hum":
+        f0 = 50.0 + 10 * rng.random()
+        x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
+    elif kind == "beeps":
+        gate = (np.floor(t * 2) % 2 == 0).astype(float)
+        x = np.sin(2 * np.pi * 1000 * t) * gate
+    elif kind == "rain":
+        x = rng.standard_normal(n) * 0.2
+        drops = rng.integers(0, max(n - 200, 1), size=int(seconds * 60))
+        for d in drops:
+            x[d:d + 200] += rng.standard_normal(min(200, n - d)) * np.exp(-np.arange(min(200, n - d)) / 30)
+    elif kind == "engine":
+        f0 = 30 + 5 * np.sin(2 * np.pi * 0.2 * t)
+        phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+        x = np.sign(np.sin(phase)) * 0.6 + 0.2 * rng.standard_normal(n)
+    elif kind == "wind":
+        spec = np.fft.rfft(rng.standard_normal(n))
+        freqs = np.fft.rfftfreq(n, 1 / sample_rate)
+        spec *= np.exp(-freqs / 400.0)
+        x = np.fft.irfft(spec, n) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.15 * t))
+    else:
+        raise ValueError(f"unknown background kind {kind!r} (known: {', '.join(BACKGROUND_KINDS)})")
+    x = np.asarray(x, dtype=np.float64)
+    peak = float(np.max(np.abs(x))) or 1.0
+    return (0.5 * x / peak).astype(np.float32)
+
+
+def rms_db(x: np.ndarray) -> float:
+    """RMS level in dBFS (-120 for silence)."""
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+    return 20 * np.log10(rms) if rms > 1e-6 else -120.0
+
+
+def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``speech + g * noise`` with ``g`` chosen so that speech-to-noise RMS ratio is ``snr_db``."""
+    n = min(speech.size, noise.size)
+    gain = 10 ** ((rms_db(speech[:n]) - rms_db(noise[:n]) - snr_db) / 20)
+    return (speech[:n] + gain * noise[:n]).astype(np.float32)
