@@ -125,7 +125,18 @@ class ClipRecord:
     """field name -> "stage:backend model=... version=..." for every field a stage wrote."""
     error: str | None = None
     """Set by the stage that failed on this clip; the engine moves the clip to failures.jsonl."""
+    skipped: str | None = None
+    """Set by a quality gate: the clip is fine but yields no questions; it is counted, not written."""
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        """True while no stage has failed or skipped this clip."""
+        return self.error is None and self.skipped is None
+
+    def skip(self, stage: str, reason: str) -> None:
+        """Mark the clip skipped by a gate, with a one-line reason."""
+        self.skipped = f"{stage}: {' '.join(str(reason).split())}"
 
     def fail(self, stage: str, reason: str) -> None:
         """Mark the clip failed with a one-line reason naming the file."""

@@ -60,12 +60,12 @@ class Stage:
 
     # -- work ------------------------------------------------------------------------------------
     def process_batch(self, batch: list[ClipRecord]) -> None:  # pragma: no cover - interface
-        """Fill ``writes`` on every record of ``batch`` in place (records here have no error)."""
+        """Fill ``writes`` on every record of ``batch`` in place (records here are live)."""
         raise NotImplementedError(f"{type(self).__name__} must implement process_batch")
 
     def __call__(self, batch: list[ClipRecord]) -> list[ClipRecord]:
         self.ensure_setup()
-        live = [r for r in batch if r.error is None]
+        live = [r for r in batch if r.live]
         if live:
             started = time.perf_counter()
             try:
@@ -79,7 +79,7 @@ class Stage:
             self.model_seconds += time.perf_counter() - started
             stamp = self.provenance()
             for record in live:
-                if record.error is None:
+                if record.live:
                     for field_name in self.writes:
                         if getattr(record, field_name, None) is not None:
                             record.provenance.setdefault(field_name, stamp)

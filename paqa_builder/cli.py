@@ -1,0 +1,119 @@
+"""``paqa-build``: build a PAQA dataset; ``paqa-build mix|eval|show`` for the sibling commands.
+
+    paqa-build --source audioset/ --out paqa/                       # portable profile
+    paqa-build --source audioset/ --out paqa/ --recipe paper --set stages.transcribe.batch_size=16
+    paqa-build mix --generate-speech --generate-backgrounds --out scenes/ --scenes 50
+    paqa-build eval --truth scenes/ --built paqa/
+    paqa-build show paqa/
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+SUBCOMMANDS = ("build", "mix", "eval", "show")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="paqa-build",
+        description="Build a Perception-Aware QA dataset from an audio collection. "
+                    "Sibling commands: 'paqa-build mix', 'paqa-build eval', 'paqa-build show OUT'.")
+    p.add_argument("--source", required=True, help="source folder (AudioSet layout, any audio tree "
+                   "with optional manifest) or a datasets dataset path for --source-kind hf")
+    p.add_argument("--out", required=True, help="output folder (a Hugging Face dataset repo layout)")
+    p.add_argument("--recipe", default="portable",
+                   help="recipe name in recipes/ or a YAML path (default: portable)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set stages.transcribe.model=tiny (repeatable)")
+    p.add_argument("--source-kind", choices=("audioset", "folder", "hf"),
+                   help="source kind (default: detected from the folder)")
+    p.add_argument("--overwrite", action="store_true", help="discard an earlier build in --out and start over")
+    p.add_argument("--limit", type=int, help="process at most this many clips (a quick look)")
+    p.add_argument("--engine", choices=("local", "ray"), help="execution engine (default: recipe's, local)")
+    p.add_argument("--ray-address", help="Ray cluster address for --engine ray (default: start a local one)")
+    p.add_argument("--push-to-hub", metavar="REPO", help="upload the finished folder to this Hub dataset repo")
+    p.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def _quiet_libraries() -> None:
+    # pyannote sends telemetry unless told not to; libraries' progress bars clutter our own.
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def build_main(argv: list[str]) -> int:
+    """Entry point of the build command; returns the process exit code."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
+    from .build import build
+    from .config import RecipeError, load_recipe
+    from .engine.pipeline import PipelineError
+    from .engine.state import ResumeError
+
+    overrides = list(args.overrides)
+    if args.source_kind:
+        overrides.append(f"source.kind={args.source_kind}")
+    if args.ray_address:
+        overrides.append(f"engine.address={args.ray_address}")
+    try:
+        recipe = load_recipe(args.recipe, overrides)
+        summary = build(recipe, args.source, args.out, overwrite=args.overwrite, limit=args.limit,
+                        progress=not args.no_progress, engine=args.engine)
+    except (RecipeError, PipelineError, ResumeError, FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"paqa-build: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    print(f"dataset written to {Path(args.out).resolve()} "
+          f"(datasets.load_dataset({str(args.out)!r}); failures in failures.jsonl)")
+    if args.push_to_hub:
+        from .hub import push_folder
+
+        url = push_folder(args.out, args.push_to_hub, private=args.private)
+        print(f"uploaded to {url}")
+    return 0
+
+
+def show_main(argv: list[str]) -> int:
+    """``paqa-build show OUT``: load the dataset with ``datasets`` and print counts and a few rows."""
+    p = argparse.ArgumentParser(prog="paqa-build show", description="Show what a build wrote.")
+    p.add_argument("out", help="a folder written by paqa-build")
+    p.add_argument("--rows", type=int, default=2, help="QA rows to print per split shown")
+    args = p.parse_args(argv)
+    from .show import show
+
+    show(args.out, rows=args.rows)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console script ``paqa-build``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        cmd, rest = argv[0], argv[1:]
+        if cmd == "mix":
+            from .mixer.cli import main as mix_main
+
+            return mix_main(rest)
+        if cmd == "eval":
+            from .evaluate import main as eval_main
+
+            return eval_main(rest)
+        if cmd == "show":
+            return show_main(rest)
+        return build_main(rest)
+    return build_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Recipes: safe YAML files that configure a build, plus ``--set key=value`` overrides.
+
+A recipe is a mapping with these sections (all optional except ``stages``):
+
+``seed``      integer seed for everything random (question choice, distractors, letters).
+``source``    parameters of the source (``kind``: audioset|folder|hf|auto, plus the source's own options).
+``stages``    ordered mapping slot -> {backend: name, ...params}; the order is execution order.
+``split``     {train, validation, test} ratios (by clip, never by question).
+``writer``    {rows_per_shard, clips_per_chunk}.
+``card``      {license, pretty_name, language, ...} for the dataset card.
+``engine``    {kind: local|ray, ...} engine options.
+
+Recipes are found by path, or by name in ``recipes/`` (``portable`` -> ``recipes/portable.yaml``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RECIPE_DIR = REPO_ROOT / "recipes"
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "source": {"kind": "auto"},
+    "stages": {},
+    "split": {"train": 0.8, "validation": 0.1, "test": 0.1},
+    "writer": {"rows_per_shard": 2000, "clips_per_chunk": 16},
+    "card": {"license": "other", "pretty_name": "PAQA", "language": ["en"]},
+    "engine": {"kind": "local"},
+}
+
+
+class RecipeError(ValueError):
+    """A recipe or override that cannot be used; the message says which key and why."""
+
+
+def find_recipe(name_or_path: str) -> Path:
+    """Resolve a recipe path or a bare name from ``recipes/``."""
+    candidates = [Path(name_or_path)]
+    if not name_or_path.endswith((".yaml", ".yml")):
+        candidates += [RECIPE_DIR / f"{name_or_path}.yaml", Path("recipes") / f"{name_or_path}.yaml"]
+    else:
+        candidates.append(RECIPE_DIR / name_or_path)
+    for cand in candidates:
+        if cand.is_file():
+            return cand
+    known = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob("*.yaml")))
+    raise RecipeError(f"recipe {name_or_path!r} not found (known recipes: {known})")
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "stages":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Load a recipe (safe YAML), fill defaults, apply ``key.path=value`` overrides, validate shape."""
+    path = find_recipe(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a mapping, got {type(data).__name__}")
+    recipe = _merge(DEFAULTS, data)
+    recipe["name"] = data.get("name", path.stem)
+    for item in overrides or []:
+        apply_override(recipe, item)
+    validate_shape(recipe)
+    return recipe
+
+
+def apply_override(recipe: dict[str, Any], item: str) -> None:
+    """Apply one ``a.b.c=value`` override in place; the value is parsed as a YAML scalar/list."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set {item!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
+    parts = key.strip().split(".")
+    node = recipe
+    for part in parts[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise RecipeError(f"--set {item!r}: {part!r} is not a section")
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def validate_shape(recipe: dict[str, Any]) -> None:
+    """Check section types and split ratios; stage contents are checked by the engine."""
+    if not isinstance(recipe.get("stages"), dict) or not recipe["stages"]:
+        raise RecipeError("recipe has no stages")
+    for slot, params in recipe["stages"].items():
+        if params is None:
+            recipe["stages"][slot] = {}
+        elif not isinstance(params, dict):
+            raise RecipeError(f"stages.{slot} must be a mapping of parameters")
+    split = recipe["split"]
+    ratios = [float(split.get(k, 0.0)) for k in ("train", "validation", "test")]
+    if any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise RecipeError(f"split ratios must be >= 0 and sum to 1, got {split}")
+    if set(split) - {"train", "validation", "test"}:
+        raise RecipeError(f"unknown split names {sorted(set(split) - {'train', 'validation', 'test'})}")
+
+
+def fingerprint(recipe: dict[str, Any]) -> str:
+    """Stable hash of everything that changes the output (engine options excluded)."""
+    relevant = {k: v for k, v in recipe.items() if k not in ("engine", "name")}
+    blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

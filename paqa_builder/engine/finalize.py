@@ -1,0 +1,97 @@
+"""Turning committed chunk parts into the published dataset: shards, failures.jsonl, card.
+
+Shards are written into ``.paqa_state/staging`` and swapped into place with renames, so
+``load_dataset(out)`` never sees a half-written shard. Rows are streamed part by part, so memory
+does not grow with the dataset. Shard names follow the Hub convention
+``{split}-{i:05d}-of-{n:05d}.parquet``; an empty split still gets one empty shard, so every config
+always has train/validation/test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..rows import SPLITS, features
+from .state import BuildState, atomic_write_text
+
+
+def _schema(kind: str):
+    clips, qa = features()
+    return (clips if kind == "clips" else qa).arrow_schema
+
+
+def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[str, dict[str, int]]:
+    """Write ``data/{clips,qa}`` shards and ``failures.jsonl`` from ``chunks``; return row counts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    counts: dict[str, dict[str, int]] = {kind: {s: 0 for s in SPLITS} for kind in ("clips", "qa")}
+    for index in chunks:
+        stats = json.loads(state.part(index, "done.json").read_text())["stats"]
+        for kind in counts:
+            for split in SPLITS:
+                counts[kind][split] += stats["rows"][kind].get(split, 0)
+
+    staging = state.root / "staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    for kind in ("clips", "qa"):
+        schema = _schema(kind)
+        folder = staging / "data" / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:
+            total = counts[kind][split]
+            n_shards = max(1, math.ceil(total / rows_per_shard))
+            writer: Any = None
+            shard, in_shard = 0, 0
+
+            def open_shard(i: int) -> Any:
+                path = folder / f"{split}-{i:05d}-of-{n_shards:05d}.parquet"
+                return pq.ParquetWriter(path, schema, compression="zstd")
+
+            writer = open_shard(0)
+            for index in chunks:
+                table = pq.read_table(state.part(index, f"{kind}.parquet"), schema=schema)
+                table = table.filter(pa.compute.equal(table["split"], split))
+                offset = 0
+                while offset < table.num_rows:
+                    if in_shard == rows_per_shard:
+                        writer.close()
+                        shard, in_shard = shard + 1, 0
+                        writer = open_shard(shard)
+                    take = min(rows_per_shard - in_shard, table.num_rows - offset)
+                    writer.write_table(table.slice(offset, take))
+                    offset += take
+                    in_shard += take
+            writer.close()
+
+    failures = []
+    for index in chunks:
+        text = state.part(index, "failures.jsonl").read_text()
+        failures += [json.loads(line) for line in text.splitlines() if line.strip()]
+    failures.sort(key=lambda f: (f["clip_id"], f["reason"]))
+    atomic_write_text(staging / "failures.jsonl",
+                      "".join(json.dumps(f, sort_keys=True) + "\n" for f in failures))
+
+    # Swap: old data goes aside first, then the new folder moves in, then the old one is removed.
+    out = state.out
+    old = state.root / "old-data"
+    shutil.rmtree(old, ignore_errors=True)
+    if (out / "data").exists():
+        (out / "data").rename(old)
+    (staging / "data").rename(out / "data")
+    (staging / "failures.jsonl").replace(out / "failures.jsonl")
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def read_failures(out: Path) -> list[dict[str, Any]]:
+    """The published ``failures.jsonl`` as a list."""
+    path = Path(out) / "failures.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

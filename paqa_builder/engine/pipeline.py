@@ -1,0 +1,83 @@
+"""Building and checking the stage list of a recipe, and running a chunk of records through it.
+
+Shared by the local and the Ray engines so that both run exactly the same stages on the same
+records. ``build_pipeline`` checks, before any audio is read, that every field a stage reads is
+written by the source or an earlier stage, and that every backend can load its models.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..record import SOURCE_FIELDS, ClipRecord, record_fields
+from ..registry import build_stage
+from ..stage import Stage
+
+
+class PipelineError(ValueError):
+    """A recipe whose stages cannot work together; raised before any audio is read."""
+
+
+def build_pipeline(recipe: dict[str, Any], context: dict[str, Any] | None = None,
+                   check: bool = True) -> list[Stage]:
+    """Instantiate the recipe's stages in order and check the read/write chain.
+
+    ``context`` holds run-wide values (``seed``, ``ontology``) passed to every stage whose
+    constructor accepts them, unless the recipe sets them for that stage.
+    """
+    context = context or {}
+    stages: list[Stage] = []
+    produced = set(SOURCE_FIELDS)
+    known = record_fields()
+    for slot, params in recipe["stages"].items():
+        params = dict(params or {})
+        try:
+            stage_cls_params = _accepted_params(slot, params)
+        except (ValueError, RuntimeError) as exc:
+            raise PipelineError(str(exc)) from exc
+        for key, value in context.items():
+            if key in stage_cls_params and params.get(key) is None and value is not None:
+                params[key] = value
+        try:
+            stage = build_stage(slot, params)
+        except TypeError as exc:
+            raise PipelineError(f"stages.{slot}: {exc}") from exc
+        unknown = (stage.reads | stage.writes) - known
+        if unknown:
+            raise PipelineError(f"stages.{slot} ({type(stage).__name__}) declares unknown fields {sorted(unknown)}")
+        missing = stage.reads - produced
+        if missing:
+            raise PipelineError(
+                f"stages.{slot} ({stage.backend}) reads {sorted(missing)} but no earlier stage writes "
+                f"{'it' if len(missing) == 1 else 'them'}; add the producing stage before {slot!r}")
+        produced |= stage.writes
+        stages.append(stage)
+    if check:
+        for stage in stages:
+            stage.check_available()
+    return stages
+
+
+def _accepted_params(slot: str, params: dict[str, Any]) -> set[str]:
+    from ..registry import resolve
+
+    cls = resolve(slot, params.get("backend", "default"))
+    sig = inspect.signature(cls.__init__)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()) and cls.__init__ is Stage.__init__:
+        return set()
+    return {name for name in sig.parameters if name != "self"}
+
+
+def run_stages(stages: list[Stage], records: list[ClipRecord]) -> list[ClipRecord]:
+    """Run ``records`` through every stage in order, each stage in its own batch size."""
+    for stage in stages:
+        for i in range(0, len(records), max(1, stage.batch_size)):
+            stage(records[i:i + stage.batch_size])
+    for record in records:
+        # Arrays are dropped as soon as the record is done so memory stays bounded per chunk;
+        # the writer keeps the decoded mono audio (needed for the Audio column).
+        record.speech_audio = None
+        record.background_audio = None
+        record.speaker_embeddings = None
+    return records

@@ -1,0 +1,21 @@
+"""``--push-to-hub``: upload a finished build folder to a Hugging Face dataset repository.
+
+This path cannot be exercised on a machine without Hub access (the project's CI has none), so it
+is kept to two documented ``huggingface_hub`` calls and has no test that pretends otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def push_folder(out: str | Path, repo_id: str, private: bool = False) -> str:
+    """Create ``repo_id`` (dataset) if needed and upload ``out`` without the resume state."""
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(out),
+                      ignore_patterns=[".paqa_state/**", ".paqa_state/*"],
+                      commit_message="Upload PAQA dataset built with paqa-build")
+    return f"https://huggingface.co/datasets/{repo_id}"
