@@ -26,30 +26,32 @@ def detect_source_kind(root: Path) -> str | None:
 
 def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool = False,
           limit: int | None = None, progress: bool = True, engine: str | None = None,
-          on_chunk: Callable[[int], None] | None = None) -> BuildSummary:
+          on_chunk: Callable[[int], None] | None = None, src: Any = None) -> BuildSummary:
     """Build a PAQA dataset from ``source`` into ``out`` with ``recipe``; resumable.
 
     ``limit`` caps the number of source records (useful for a quick look); ``engine`` overrides
     the recipe's engine kind (``local`` or ``ray``); ``on_chunk`` is called after each committed
-    chunk (tests use it to interrupt a run at a chosen point).
+    chunk (tests use it to interrupt a run at a chosen point); ``src`` is an already-made source
+    object (any iterable of records), used instead of making one from ``source``.
     """
-    from .sources import make_source
-
     out = Path(out)
     src_params = dict(recipe.get("source") or {})
     kind = src_params.pop("kind", None)
     root = Path(source)
-    if not root.exists():
-        raise FileNotFoundError(f"--source {source}: no such file or directory")
-    if kind in (None, "auto"):
-        kind = (detect_source_kind(root) if root.is_dir() else None) or "folder"
-    src = make_source(kind, str(source), **src_params)
+    if src is None:
+        if not root.exists():
+            raise FileNotFoundError(f"--source {source}: no such file or directory")
+        if kind in (None, "auto"):
+            kind = (detect_source_kind(root) if root.is_dir() else None) or "folder"
+        from .sources import make_source
+
+        src = make_source(kind, str(source), **src_params)
     recipe = {**recipe, "source": {"kind": kind, **src_params}}
 
     context = {"seed": recipe.get("seed", 0), "ontology": getattr(src, "ontology_path", None),
                "class_labels": getattr(src, "class_labels_path", None)}
     context = {k: (str(v) if isinstance(v, Path) else v) for k, v in context.items()}
-    stages = build_pipeline(recipe, context)
+    stages = build_pipeline(recipe, context, provided=set(getattr(src, "provides", ())))
 
     state, resumed = state_for(out, recipe, str(Path(source).resolve()), overwrite)
     if resumed:

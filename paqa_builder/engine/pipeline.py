@@ -20,15 +20,16 @@ class PipelineError(ValueError):
 
 
 def build_pipeline(recipe: dict[str, Any], context: dict[str, Any] | None = None,
-                   check: bool = True) -> list[Stage]:
+                   check: bool = True, provided: set[str] | frozenset[str] = frozenset()) -> list[Stage]:
     """Instantiate the recipe's stages in order and check the read/write chain.
 
     ``context`` holds run-wide values (``seed``, ``ontology``) passed to every stage whose
-    constructor accepts them, unless the recipe sets them for that stage.
+    constructor accepts them, unless the recipe sets them for that stage. ``provided`` names
+    fields the source itself fills beyond the identity fields (e.g. ``audio`` for in-memory sources).
     """
     context = context or {}
     stages: list[Stage] = []
-    produced = set(SOURCE_FIELDS)
+    produced = set(SOURCE_FIELDS) | set(provided)
     known = record_fields()
     for slot, params in recipe["stages"].items():
         params = dict(params or {})

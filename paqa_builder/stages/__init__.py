@@ -1,0 +1,1 @@
+"""Model-free pipeline stages (decode, source tags, acoustics, gates) and their helpers."""
