@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-time setup on a fresh Debian/Ubuntu machine: system tools, a virtualenv in .venv with every
+# extra (portable + paper models, training, Ray, eval, dev). Safe to rerun: it skips the pip step
+# when pyproject.toml and this script have not changed since the last successful run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for bin in ffmpeg ffprobe espeak-ng sox; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages (missing: ${missing[*]})"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox libsox-fmt-all >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+stamp=.venv/.paqa-setup-stamp
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python packages into .venv (several GB the first time)"
+  python -m pip install -q -U pip wheel
+  # torch/torchaudio/torchcodec: the combination measured to work with pyannote.audio 4.0.7.
+  python -m pip install -q "torch==2.14.1" "torchaudio==2.11.0" "torchcodec==0.17.0"
+  python -m pip install -q -e ".[all]"
+  # whisperx pins torch~=2.8 and resemblyzer pulls the 'typing' backport: install them without
+  # their pins; their real runtime needs are listed in pyproject.toml's [portable] extra.
+  python -m pip install -q --no-deps "whisperx==3.8.6" "resemblyzer==0.1.4"
+  echo "$want" > "$stamp"
+fi
+echo "setup: ready (.venv)"
