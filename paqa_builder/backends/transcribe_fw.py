@@ -1,0 +1,199 @@
+"""Transcription with faster-whisper (CTranslate2): words with timestamps, language, confidence.
+
+Portable default: Whisper *base* joined from the packaged wheels (see ``packaged.py``), int8 on CPU,
+float16 on CUDA. Word times come from faster-whisper's cross-attention alignment
+(``word_timestamps=True``); the WhisperX backend adds wav2vec2 alignment where its model exists.
+Nothing here downloads: ``model`` must be a local CTranslate2 directory or the packaged base.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..record import ClipRecord, Word
+from ..stage import Stage
+from . import packaged
+from .speakers import assign_words_to_speakers
+
+APOSTROPHES = ("'", "\u2019")
+NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "yue", "bo"})
+"""Languages written without spaces between words (turn texts are joined with "")."""
+
+
+def choose_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when CTranslate2 sees a GPU, else ``"cpu"``."""
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def asr_confidence(word_probs: list[float], seg_logprobs: list[tuple[float, float]]) -> float | None:
+    """Clip ASR confidence in [0, 1]: the lower of mean word probability and exp(mean logprob).
+
+    ``seg_logprobs`` holds (duration, avg_logprob) per segment; the mean is duration-weighted.
+    Taking the lower of the two keeps the composer's abstain rule conservative: a transcript is
+    trusted only when both the per-word and the per-token evidence are strong. None when no word
+    was recognised (nothing to be confident about).
+    """
+    if not word_probs:
+        return None
+    word_mean = float(np.mean(word_probs))
+    total = sum(max(d, 1e-3) for d, _ in seg_logprobs)
+    if total <= 0:
+        return word_mean
+    mean_lp = sum(max(d, 1e-3) * lp for d, lp in seg_logprobs) / total
+    return float(min(word_mean, math.exp(min(mean_lp, 0.0))))
+
+
+class FasterWhisperTranscriber(Stage):
+    """Transcribe the speech stem (or the mixture) with faster-whisper and assign words to turns.
+
+    Writes ``words`` (with start/end/score, and speaker when ``turns`` exist), ``transcript``,
+    ``language`` and ``asr_confidence``; when diarization ``turns`` are present it also fills each
+    ``Turn.text`` in place with the words assigned to it.
+    """
+
+    name: ClassVar[str] = "transcribe"
+    backend: ClassVar[str] = "faster_whisper"
+    reads: ClassVar[frozenset[str]] = frozenset({"audio"})
+    writes: ClassVar[frozenset[str]] = frozenset({"words", "transcript", "language", "asr_confidence"})
+
+    def __init__(self, model: str | None = None, language: str | None = None,
+                 beam_size: int = 5, device: str = "auto", compute_type: str = "auto",
+                 cpu_threads: int = 0, vad_filter: bool = False, use_speech_stem: bool = True,
+                 condition_on_previous_text: bool = False, **params: Any) -> None:
+        """Configure the transcriber.
+
+        Args:
+            model: local CTranslate2 Whisper directory; None uses the packaged Whisper base
+                (joined into ``$PAQA_CACHE`` on first use). Never a hub name: nothing downloads.
+            language: ISO code to force (e.g. ``"en"``); None detects it per clip.
+            beam_size: beam width for decoding (1 = greedy, faster, a little less accurate).
+            device: ``"auto"`` (CUDA when CTranslate2 sees one), ``"cpu"`` or ``"cuda"``.
+            compute_type: CTranslate2 compute type; ``"auto"`` = int8 on CPU, float16 on CUDA.
+            cpu_threads: CTranslate2 intra-op threads; 0 lets it choose.
+            vad_filter: run faster-whisper's own Silero VAD first (off: the pipeline's VAD and
+                separation stages already handle silence, and it would shift nothing but time).
+            use_speech_stem: transcribe ``speech_audio`` when a separation stage produced it.
+            condition_on_previous_text: feed the previous window's text as prompt (off: it
+                makes hallucination loops on noisy clips more likely).
+        """
+        super().__init__(**params)
+        self.model_dir = model
+        self.language = language
+        self.beam_size = int(beam_size)
+        self.device = device
+        self.compute_type = compute_type
+        self.cpu_threads = int(cpu_threads)
+        self.vad_filter = bool(vad_filter)
+        self.use_speech_stem = bool(use_speech_stem)
+        self.condition_on_previous_text = bool(condition_on_previous_text)
+        self.model: Any = None
+        self._desc = ""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def check_available(self) -> None:
+        """Fail fast when faster-whisper or the model files are missing."""
+        if importlib_missing("faster_whisper"):
+            raise RuntimeError("transcribe/faster_whisper needs faster-whisper: pip install faster-whisper")
+        if self.model_dir is None:
+            if not packaged.whisper_base_available():
+                raise RuntimeError(f"transcribe/faster_whisper: no packaged Whisper base; "
+                                   f"{packaged.INSTALL_HINT}, or set stages.transcribe.model=<dir>")
+        else:
+            from pathlib import Path
+
+            if not (Path(self.model_dir) / "model.bin").is_file():
+                raise RuntimeError(f"transcribe/faster_whisper: {self.model_dir} holds no model.bin "
+                                   "(expected a CTranslate2 Whisper directory)")
+
+    def setup(self) -> None:
+        """Join the packaged model if needed and load it once on the chosen device."""
+        from faster_whisper import WhisperModel
+
+        if self.model_dir is None:
+            model_dir = str(packaged.whisper_base_dir())
+            model_desc = packaged.whisper_base_provenance()
+        else:
+            model_dir = str(self.model_dir)
+            model_desc = model_dir
+        device = choose_device(self.device)
+        compute = self.compute_type
+        if compute == "auto":
+            compute = "float16" if device == "cuda" else "int8"
+        self.model = WhisperModel(model_dir, device=device, compute_type=compute,
+                                  cpu_threads=self.cpu_threads, local_files_only=True)
+        self._desc = (f"model={model_desc} device={device} compute={compute} "
+                      f"faster-whisper=={packaged.dist_version('faster-whisper')} "
+                      f"ctranslate2=={packaged.dist_version('ctranslate2')}")
+
+    def provenance(self) -> str:
+        """Backend, model (with hash for the packaged one), device and library versions."""
+        return f"{self.name}:{self.backend} {self._desc}".strip()
+
+    # -- work ------------------------------------------------------------------------------------
+    def process_batch(self, batch: list[ClipRecord]) -> None:
+        """Transcribe each clip; faster-whisper decodes one clip at a time (30 s windows)."""
+        for record in batch:
+            self._transcribe(record)
+
+    def _transcribe(self, record: ClipRecord) -> None:
+        audio = record.speech_audio if (self.use_speech_stem and record.speech_audio is not None) \
+            else record.audio
+        if audio is None:
+            raise ValueError("no audio (decode stage missing?)")
+        audio = np.asarray(audio, dtype=np.float32)
+        duration = audio.size / float(record.sample_rate)
+        if audio.size < record.sample_rate // 10:
+            # under 0.1 s there is nothing Whisper can read; an empty result is the honest answer
+            record.words, record.transcript, record.asr_confidence = [], "", None
+            record.language = self.language
+            return
+        segments, info = self.model.transcribe(
+            audio, language=self.language, beam_size=self.beam_size, word_timestamps=True,
+            vad_filter=self.vad_filter, condition_on_previous_text=self.condition_on_previous_text)
+        words: list[Word] = []
+        texts: list[str] = []
+        seg_logprobs: list[tuple[float, float]] = []
+        for seg in segments:  # a generator: decoding happens while iterating
+            texts.append(seg.text)
+            seg_logprobs.append((float(seg.end - seg.start), float(seg.avg_logprob)))
+            for w in seg.words or []:
+                text = w.word.strip()
+                if not text:
+                    continue
+                start = min(max(float(w.start), 0.0), duration)
+                end = min(max(float(w.end), start), duration)
+                if words and w.word[:1] in APOSTROPHES:
+                    # faster-whisper treats a leading apostrophe as opening punctuation and splits
+                    # "o'clock" into "o" + "'clock": glue the piece back onto its word
+                    prev = words[-1]
+                    prev.word += text
+                    prev.end = round(end, 3)
+                    prev.score = round(min(prev.score or 1.0, float(w.probability)), 4)
+                    continue
+                words.append(Word(word=text, start=round(start, 3), end=round(end, 3),
+                                  score=round(float(w.probability), 4)))
+        sep = "" if info.language in NO_SPACE_LANGUAGES else " "
+        if record.turns:
+            assign_words_to_speakers(words, record.turns, sep=sep)
+        record.words = words
+        # Whisper's own segment text keeps the language's spacing; words only lose it
+        record.transcript = " ".join(" ".join(texts).split()) if sep else "".join(texts).strip()
+        record.language = info.language
+        record.asr_confidence = asr_confidence([w.score or 0.0 for w in words], seg_logprobs)
+        if self.language is None and info.language_probability < 0.5 and words:
+            record.warnings.append(
+                f"transcribe: language {info.language} detected with p={info.language_probability:.2f}")
+
+
+def importlib_missing(module: str) -> bool:
+    """True when ``module`` cannot be found (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None

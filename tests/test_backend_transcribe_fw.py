@@ -1,0 +1,181 @@
+"""faster-whisper transcriber: packaged model join + hash, real model on espeak two-speaker clips."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+
+from paqa_builder import synth
+from paqa_builder.backends import packaged
+from paqa_builder.backends.speakers import assign_words_to_speakers, word_turn_index
+from paqa_builder.backends.transcribe_fw import FasterWhisperTranscriber, asr_confidence
+from paqa_builder.record import ClipRecord, Turn, Word
+
+SR = 16_000
+SENTENCES = [
+    ("The weather is lovely today and the birds are singing.",
+     "I think we should take the train to the city tomorrow morning."),
+    ("Please remember to buy milk and bread on your way home.",
+     "The meeting has been moved to Thursday afternoon at three."),
+    ("My brother plays football every weekend with his friends.",
+     "Could you send me the report before the end of the day?"),
+]
+
+needs_model = pytest.mark.skipif(not (packaged.whisper_base_available() and synth.espeak_available()),
+                                 reason="packaged whisper base or espeak-ng not installed")
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation removed, single spaces (the WER convention used in the report)."""
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def wer(ref: str, hyp: str) -> float:
+    import jiwer
+
+    return float(jiwer.wer(normalise(ref), normalise(hyp)))
+
+
+def two_speaker_clip(i: int, first: str, second: str) -> ClipRecord:
+    """Speaker A says ``first``, 0.6 s pause, speaker B says ``second``; truth turns attached."""
+    va, vb = synth.VOICES[(2 * i) % len(synth.VOICES)], synth.VOICES[(2 * i + 1) % len(synth.VOICES)]
+    a, b = synth.speak(first, va), synth.speak(second, vb)
+    gap = np.zeros(int(0.6 * SR), np.float32)
+    audio = np.concatenate([gap, a, gap, b, gap])
+    t_a = (0.6, 0.6 + a.size / SR)
+    t_b = (t_a[1] + 0.6, t_a[1] + 0.6 + b.size / SR)
+    return ClipRecord(clip_id=f"c{i}", source="synth", path=f"synth://{i}", audio=audio,
+                      duration=audio.size / SR, labels=[],
+                      turns=[Turn("A", *t_a), Turn("B", *t_b)],
+                      truth={"text": {"A": first, "B": second}})
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """Join the packaged model into a throwaway cache, not the user's."""
+    path = tmp_path_factory.mktemp("paqa_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAQA_CACHE", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def transcriber(cache_dir):
+    """The real packaged Whisper base through faster_whisper.WhisperModel, loaded once."""
+    stage = FasterWhisperTranscriber(language="en", cpu_threads=2)
+    stage.check_available()
+    stage.ensure_setup()
+    return stage
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return [two_speaker_clip(i, a, b) for i, (a, b) in enumerate(SENTENCES)]
+
+
+# -- packaged model ----------------------------------------------------------------------------
+@needs_model
+def test_join_parts_writes_verified_model_once(tmp_path):
+    target = packaged.whisper_base_dir(tmp_path / "wb")
+    pkg, parts, _ = packaged.find_whisper_package()
+    model = target / "model.bin"
+    assert model.stat().st_size == sum(p.stat().st_size for p in parts)
+    assert (target / ".sha256").read_text().strip() == pkg.sha256
+    assert packaged.sha256_file(model) == pkg.sha256
+    for name in pkg.aux_files:
+        assert (target / name).is_file()
+    stamp = model.stat().st_mtime_ns
+    assert packaged.whisper_base_dir(tmp_path / "wb") == target
+    assert model.stat().st_mtime_ns == stamp  # second call reuses the joined file
+
+
+@needs_model
+def test_join_parts_rejects_wrong_hash_and_leaves_nothing(tmp_path):
+    _, parts, _ = packaged.find_whisper_package()
+    with pytest.raises(RuntimeError, match="sha256"):
+        packaged.join_parts(parts, tmp_path / "model.bin", "0" * 64)
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_model_dir_is_reported(tmp_path):
+    stage = FasterWhisperTranscriber(model=str(tmp_path))
+    with pytest.raises(RuntimeError, match="no model.bin"):
+        stage.check_available()
+
+
+# -- speaker assignment ------------------------------------------------------------------------
+def test_words_go_to_largest_overlap_then_nearest_turn():
+    turns = [Turn("A", 0.0, 2.0), Turn("B", 1.8, 4.0), Turn("A", 6.0, 7.0)]
+    words = [Word("hello", 0.2, 0.6), Word("there", 1.7, 2.3), Word("friend", 4.5, 4.9),
+             Word("bye", 5.6, 5.9)]
+    assign_words_to_speakers(words, turns)
+    assert [w.speaker for w in words] == ["A", "B", "B", "A"]
+    assert [t.text for t in turns] == ["hello", "there friend", "bye"]
+
+
+def test_no_turns_leaves_words_unassigned():
+    words = [Word("x", 0.0, 0.5)]
+    assert assign_words_to_speakers(words, []) is words
+    assert words[0].speaker is None
+    assert word_turn_index(words[0], []) is None
+
+
+def test_confidence_is_the_lower_of_word_and_token_evidence():
+    assert asr_confidence([], []) is None
+    assert asr_confidence([0.9, 0.7], [(2.0, -0.05)]) == pytest.approx(0.8)
+    assert asr_confidence([0.9, 0.9], [(1.0, -1.0), (3.0, -1.0)]) == pytest.approx(np.exp(-1.0))
+
+
+# -- real model ----------------------------------------------------------------------------------
+@needs_model
+def test_two_speaker_transcripts_wer_and_speakers(transcriber, clips):
+    transcriber(clips)
+    refs, hyps = [], []
+    for rec in clips:
+        assert rec.error is None, rec.error
+        refs.append(rec.truth["text"]["A"] + " " + rec.truth["text"]["B"])
+        hyps.append(rec.transcript)
+        assert rec.language == "en"
+        assert 0.5 < rec.asr_confidence <= 1.0
+        starts = [w.start for w in rec.words]
+        assert starts == sorted(starts)
+        assert all(0.0 <= w.start <= w.end <= rec.duration for w in rec.words)
+        assert all(w.speaker in {"A", "B"} and 0.0 <= w.score <= 1.0 for w in rec.words)
+        # every word sits inside the turn of the speaker it was given (0.3 s slack for timing)
+        spans = {t.speaker: (t.start, t.end) for t in rec.turns}
+        for w in rec.words:
+            start, end = spans[w.speaker]
+            assert start - 0.3 <= 0.5 * (w.start + w.end) <= end + 0.3, (w, spans)
+        # turn texts are exactly the words given to each turn, in order
+        for turn in rec.turns:
+            assert turn.text == " ".join(w.word for w in rec.words if w.speaker == turn.speaker)
+            assert len(turn.text.split()) >= 0.7 * len(rec.truth["text"][turn.speaker].split())
+        print(rec.clip_id, "|", rec.transcript, "| conf", round(rec.asr_confidence, 3))
+        assert "sha256=" in rec.provenance["transcript"]
+    total = wer(" ".join(refs), " ".join(hyps))
+    print(f"WER over {len(clips)} two-speaker clips: {total:.3f}")
+    assert total <= 0.25
+
+
+@needs_model
+def test_speech_stem_is_preferred_over_mixture(transcriber):
+    text = "The museum opens at nine o'clock every morning."
+    speech = synth.speak(text, synth.VOICES[2])
+    noise = synth.background("white_noise", speech.size / SR, seed=3)
+    rec = ClipRecord(clip_id="stem", source="synth", path="synth://stem", audio=noise,
+                     speech_audio=speech, duration=speech.size / SR)
+    transcriber([rec])
+    assert rec.error is None
+    assert wer(text, rec.transcript) <= 0.25
+    assert rec.words and all(w.speaker is None for w in rec.words)  # no turns -> no speakers
+
+
+@needs_model
+def test_too_short_audio_gives_empty_transcript(transcriber):
+    rec = ClipRecord(clip_id="tiny", source="synth", path="synth://tiny",
+                     audio=np.zeros(800, np.float32), duration=0.05)
+    transcriber([rec])
+    assert rec.words == [] and rec.transcript == "" and rec.asr_confidence is None
