@@ -42,7 +42,7 @@ def plan_windows(duration: float | None, window_s: float, hop_s: float, max_clip
             break
         out.append((start, round(length, 6)))
         k += 1
-        if length < window_s:
+        if start + length >= duration:  # reached the end: a later (overlapping) window adds nothing
             break
     dropped = max(0, len(out) - max_windows)
     return out[:max_windows], dropped
@@ -69,6 +69,10 @@ class Source:
     """
 
     kind: ClassVar[str] = "base"
+    provides: ClassVar[frozenset[str]] = frozenset()
+    """Record fields this source fills beyond the identity fields (the pipeline check reads it)."""
+    iteration_counts: ClassVar[tuple[str, ...]] = ("clips", "windows", "files_windowed", "windows_dropped")
+    """Report keys counted while iterating; reset at the start of each pass."""
 
     def __init__(self, root: str | Path, *, window_s: float = 10.0, max_clip_s: float = 30.0,
                  max_windows_per_file: int = 360, hop_s: float | None = None,
@@ -90,6 +94,7 @@ class Source:
         self.class_labels_path: Path | None = None
         self._ontology: Ontology | None = None
         self._indexed = False
+        self._refused: set[str] = set()
         self._report: dict[str, Any] = {"kind": self.kind, "examples": {}}
 
     # -- report ------------------------------------------------------------------------------
@@ -111,6 +116,13 @@ class Source:
             if len(bucket) < EXAMPLES_PER_KEY:
                 bucket.append(str(example))
 
+    def refuse(self, rel: str) -> None:
+        """Count a path that escapes the root (once per normalised path); it is never read."""
+        key = os.path.normpath(rel)
+        if key not in self._refused:
+            self._refused.add(key)
+            self.count("skipped_unsafe_paths", rel)
+
     def _zero(self, *keys: str) -> None:
         for key in keys:
             self._report.setdefault(key, 0)
@@ -129,8 +141,9 @@ class Source:
 
     def __iter__(self) -> Iterator[ClipRecord]:
         self._ensure_index()
-        for key in ("clips", "windows", "files_windowed", "windows_dropped"):
+        for key in self.iteration_counts:
             self._report[key] = 0
+            self._report["examples"].pop(key, None)
         yield from self._iter_records()
 
     def walk(self) -> list[Path]:
@@ -151,7 +164,7 @@ class Source:
                     try:
                         path.resolve(strict=True).relative_to(base)
                     except (ValueError, OSError):
-                        self.count("skipped_unsafe_paths", path.relative_to(base))
+                        self.refuse(str(path.relative_to(base)))
                         continue
                 out.append(path)
         return out

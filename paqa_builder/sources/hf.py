@@ -1,0 +1,178 @@
+"""Hugging Face ``datasets`` source: any dataset with an Audio column (or ``{array, sampling_rate}``).
+
+Rows are read one at a time with the Audio feature's own decoding switched off
+(``Audio(decode=False)`` gives the stored bytes or file path); the bytes are decoded by
+:mod:`paqa_builder.audio_io`, the same code path as files, so the same bad-input handling applies.
+Because a row has no file the decode stage could seek in, this source decodes while iterating and
+hands each record over with ``audio`` already set (one row in memory at a time); the decode stage
+then only validates it. Long rows are cut into windows like files are. A row that cannot be
+decoded becomes a record with ``meta["source_error"]``, which the decode stage turns into a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio_io import AudioError, finish, load_audio, load_audio_bytes
+from ..record import SAMPLE_RATE, ClipRecord
+from .base import Source, plan_windows, window_id
+
+
+def _json_safe(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in info.items()}
+
+
+class HFSource(Source):
+    """A ``datasets`` dataset: a ``save_to_disk`` folder, a local ``load_dataset`` path, or an object.
+
+    Args:
+        root: dataset folder (``save_to_disk`` output or anything ``load_dataset`` reads offline),
+            or a ``datasets.Dataset``/``DatasetDict`` object.
+        name: name used in record paths ``hf://<name>/<split>/<index>`` (default: folder name).
+        path: alternative to ``root`` (recipes may spell it either way).
+        config: dataset configuration name passed to ``load_dataset``.
+        split: split to read (default ``train``; a single-split DatasetDict uses its only split).
+        audio_column: column holding the audio (default ``audio``).
+        label_column: optional column of labels (ClassLabel ids, names, mids, or lists of those).
+        text_column: optional transcript column, copied to ``meta["transcript"]``.
+        speaker_column: optional speaker-id column, copied to ``meta["speaker"]``.
+        id_column: optional column used as clip id (default ``<split>_<index>``).
+        **params: window and label parameters of :class:`~paqa_builder.sources.base.Source`.
+    """
+
+    kind = "hf"
+    provides = frozenset({"audio", "input_info"})
+    iteration_counts = Source.iteration_counts + ("decode_errors",)
+
+    def __init__(self, root: Any = None, *, name: str | None = None, path: str | Path | None = None,
+                 config: str | None = None, split: str = "train", audio_column: str = "audio",
+                 label_column: str | None = None, text_column: str | None = None,
+                 speaker_column: str | None = None, id_column: str | None = None, **params: Any) -> None:
+        root = path if path is not None else root
+        if root is None:
+            raise ValueError("hf source needs a dataset path (root or path=...)")
+        super().__init__(root, **params)
+        self.config, self.split = config, split
+        self.audio_column, self.label_column = audio_column, label_column
+        self.text_column, self.speaker_column, self.id_column = text_column, speaker_column, id_column
+        self.name = name or (Path(root).name if isinstance(root, (str, Path)) else "dataset")
+        self._ds: Any = None
+        self._order: list[tuple[str, int]] = []
+
+    def _load(self) -> Any:
+        import datasets
+
+        root = self.root
+        if isinstance(root, (datasets.Dataset, datasets.DatasetDict)):
+            ds = root
+        elif Path(root).is_dir() and any((Path(root) / f).is_file() for f in
+                                         ("state.json", "dataset_dict.json", "dataset_info.json")):
+            ds = datasets.load_from_disk(str(root))
+        else:
+            ds = datasets.load_dataset(str(root), self.config, split=self.split)
+        if isinstance(ds, datasets.DatasetDict):
+            if self.split in ds:
+                ds = ds[self.split]
+            elif len(ds) == 1:
+                ds = next(iter(ds.values()))
+            else:
+                raise ValueError(f"hf source: split {self.split!r} not in {sorted(ds)}")
+        if self.audio_column not in ds.column_names:
+            raise ValueError(f"hf source: no column {self.audio_column!r} (columns: {ds.column_names})")
+        if isinstance(ds.features.get(self.audio_column), datasets.Audio):
+            # Our decoder handles bad rows one by one; the feature's decoder would raise mid-iteration.
+            ds = ds.cast_column(self.audio_column, datasets.Audio(decode=False))
+        return ds
+
+    def _index(self) -> None:
+        self._zero("rows", "decode_errors")
+        if isinstance(self.root, (str, Path)) and Path(self.root).is_dir():
+            top = [p for p in (Path(self.root) / "ontology.json", Path(self.root) / "class_labels_indices.csv")
+                   if p.is_file()]
+            self.find_label_files(top)
+        else:
+            self.find_label_files([])
+        self._ds = self._load()
+        n = len(self._ds)
+        self._report["rows"] = n
+        width = max(6, len(str(max(n - 1, 0))))
+        if self.id_column:
+            ids = [str(x) for x in self._ds[self.id_column]]
+        else:
+            ids = [f"{self.split}_{i:0{width}d}" for i in range(n)]
+        self._order = sorted((cid, i) for i, cid in enumerate(ids))
+
+    def _labels(self, value: Any) -> list:
+        import datasets
+
+        if value is None:
+            return []
+        items = value if isinstance(value, (list, tuple)) else [value]
+        feature = self._ds.features.get(self.label_column)
+        inner = getattr(feature, "feature", feature)  # Sequence/List(ClassLabel) or ClassLabel
+        names = inner.names if isinstance(inner, datasets.ClassLabel) else None
+        out = [names[x] if names is not None and isinstance(x, int) else str(x) for x in items]
+        return self.make_labels(out)
+
+    def _decode(self, cell: Any, pseudo: str) -> tuple[Any, dict[str, Any]]:
+        """Decode one audio cell: ``{bytes, path}`` from Audio(decode=False), or ``{array, sampling_rate}``."""
+        if isinstance(cell, dict) and cell.get("bytes"):
+            return load_audio_bytes(cell["bytes"], SAMPLE_RATE, name=pseudo)
+        if isinstance(cell, dict) and cell.get("array") is not None:
+            rate = int(cell.get("sampling_rate") or SAMPLE_RATE)
+            frames = np.asarray(cell["array"], dtype=np.float32)
+            frames = frames.T if frames.ndim == 2 and frames.shape[0] < frames.shape[1] else frames
+            audio, stats = finish(frames, rate)
+            channels = 1 if frames.ndim == 1 else frames.shape[1]
+            info = {"reader": "array", "format": "", "codec": "", "sample_rate": rate,
+                    "channels": channels, "duration": frames.shape[0] / rate}
+            info.update(stats)
+            return audio, info
+        path = cell.get("path") if isinstance(cell, dict) else cell
+        if isinstance(path, str) and path and Path(path).is_file():
+            return load_audio(path)
+        raise AudioError(pseudo, "row holds no audio bytes, array or readable file path")
+
+    def _iter_records(self) -> Iterator[ClipRecord]:
+        for clip_id, index in self._order:
+            row = self._ds[index]
+            pseudo = f"hf://{self.name}/{self.split}/{index}"
+            meta: dict[str, Any] = {"index": index, "split": self.split}
+            if self.text_column and row.get(self.text_column) not in (None, ""):
+                meta["transcript"] = row[self.text_column]
+            if self.speaker_column and row.get(self.speaker_column) not in (None, ""):
+                meta["speaker"] = row[self.speaker_column]
+            labels = self._labels(row.get(self.label_column)) if self.label_column else []
+            try:
+                audio, info = self._decode(row[self.audio_column], pseudo)
+            except AudioError as exc:
+                self.count("decode_errors", pseudo)
+                self.count("clips")
+                yield ClipRecord(clip_id=clip_id, source=self.kind, path=pseudo, labels=labels,
+                                 meta={**meta, "source_error": exc.reason})
+                continue
+            info = _json_safe(info)
+            windows, dropped = plan_windows(audio.size / SAMPLE_RATE, self.window_s, self.hop_s,
+                                            self.max_clip_s, self.max_windows_per_file, self.min_window_s)
+            if dropped:
+                self.count("windows_dropped", pseudo, n=dropped)
+            windowed = windows[0][1] is not None
+            if windowed:
+                self.count("files_windowed")
+            for k, (offset, length) in enumerate(windows):
+                start = int(round(offset * SAMPLE_RATE))
+                stop = audio.size if length is None else start + int(round(length * SAMPLE_RATE))
+                rec = ClipRecord(clip_id=window_id(clip_id, k) if windowed else clip_id, source=self.kind,
+                                 path=pseudo, offset=offset, max_duration=length, labels=list(labels),
+                                 meta=dict(meta), input_info=dict(info))
+                # A copy, so a window does not keep the whole row's array alive downstream.
+                rec.audio = audio[start:stop].copy() if windowed else audio
+                if windowed:
+                    rec.meta["window"] = k
+                    self.count("windows")
+                self.count("clips")
+                yield rec
