@@ -45,10 +45,12 @@ def _yaml_header(recipe: dict[str, Any], rows: dict[str, dict[str, int]]) -> str
             else "10K<n<100K" if total_qa < 100_000 else "100K<n<1M" if total_qa < 1_000_000 else "n>1M")
     configs = []
     for name in ("qa", "clips"):
-        entry: dict[str, Any] = {"config_name": name,
-                                 "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"}
-                                                for s in SPLITS]}
-        if name == "qa":
+        files = [{"split": s, "path": f"data/{name}/{s}-*.parquet"}
+                 for s in SPLITS if rows.get(name, {}).get(s, 0)]
+        if not files:  # a config without rows would make every load_dataset call fail
+            continue
+        entry: dict[str, Any] = {"config_name": name, "data_files": files}
+        if not configs:
             entry["default"] = True
         configs.append(entry)
     header = {

@@ -3,8 +3,8 @@
 Shards are written into ``.paqa_state/staging`` and swapped into place with renames, so
 ``load_dataset(out)`` never sees a half-written shard. Rows are streamed part by part, so memory
 does not grow with the dataset. Shard names follow the Hub convention
-``{split}-{i:05d}-of-{n:05d}.parquet``; an empty split still gets one empty shard, so every config
-always has train/validation/test.
+``{split}-{i:05d}-of-{n:05d}.parquet``. An empty split gets no shard (``datasets`` refuses a split
+with no rows) and the card lists only the splits that have rows.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[
         folder.mkdir(parents=True, exist_ok=True)
         for split in SPLITS:
             total = counts[kind][split]
+            if total == 0:
+                continue
             n_shards = max(1, math.ceil(total / rows_per_shard))
             writer: Any = None
             shard, in_shard = 0, 0

@@ -1,0 +1,225 @@
+"""What a clip record reliably says, in the form the question families use.
+
+``build_facts`` applies the abstain thresholds once: weak tags, low-confidence transcripts and
+uncertain speaker counts are turned into ``None``/``False`` here, so that a family never has to
+remember a threshold and never asks about something the perception was unsure of. It also keeps
+the set of *everything* detected at any score, because distractors must avoid even weak hits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..ontology import Ontology
+from ..record import ClipRecord, Turn, Word
+from .config import ComposeConfig
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+            "tenth")
+"""Ordinal words for speaker positions (speakers are numbered by first appearance)."""
+
+
+def display_name(name: str) -> str:
+    """Option text for an ontology name: first comma part, lower-cased unless an acronym."""
+    head = name.split(",")[0].strip()
+    return head if head[:2].isupper() else head[:1].lower() + head[1:]
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case words without punctuation, for comparing quotes and transcripts."""
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower().replace("’", "'")))
+
+
+@dataclass
+class Sound:
+    """An environmental sound the composer may assert: display name, mid, span, score, origin."""
+
+    name: str
+    mid: str | None
+    start: float
+    end: float
+    score: float
+    origin: str
+
+    @property
+    def timed(self) -> bool:
+        """True when the span comes from a tagger or the mixer, not a clip-level dataset label."""
+        return self.origin != "source"
+
+
+@dataclass
+class Speaker:
+    """One diarized speaker, numbered from 1 in order of first appearance."""
+
+    index: int
+    label: str
+    turns: list[Turn]
+    text: str
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def start(self) -> float:
+        """Start of the first turn."""
+        return min(t.start for t in self.turns)
+
+    @property
+    def end(self) -> float:
+        """End of the last turn."""
+        return max(t.end for t in self.turns)
+
+    @property
+    def talk_time(self) -> float:
+        """Seconds of speech summed over turns."""
+        return float(sum(max(0.0, t.end - t.start) for t in self.turns))
+
+
+@dataclass
+class Facts:
+    """Reliable facts about one clip (see module docstring)."""
+
+    clip_id: str
+    duration: float | None
+    sounds: list[Sound] | None
+    """Reliable non-speech sounds; None when neither labels nor a tagger produced any evidence."""
+    events: list[Sound]
+    """Every reliable sound event (same name may repeat), by start time; for timing questions."""
+    env_produced: bool
+    """True when a tagger ran (``record.background`` is not None), even if it found nothing."""
+    present_mids: set[str]
+    """Every mid detected or labelled, at any score, speech included (distractor exclusion)."""
+    present_names: set[str]
+    """Lower-cased display names of the same (for labels without a mid)."""
+    speech_labelled: bool
+    """True when a source label or the tagger names a voice class."""
+    speakers: list[Speaker] | None
+    """Speakers by first appearance when diarization is confident and consistent, else None."""
+    diarized: bool
+    """True when diarization ran (turns produced), confident or not."""
+    asr_ok: bool
+    """True when the transcript may be quoted (confidence and SNR above thresholds)."""
+    transcript: str | None
+    words: list[Word] | None
+    acoustics: dict[str, float]
+    speech_ratio: float | None
+    snr_db: float | None
+    audio: np.ndarray | None = None
+    sample_rate: int = 16_000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_speakers(self) -> int | None:
+        """Reliable speaker count, or None."""
+        return None if self.speakers is None else len(self.speakers)
+
+    def speaker_level_relation(self, cfg: ComposeConfig) -> str | None:
+        """How loud the background is relative to speech, when both levels are known."""
+        speech, bg = self.acoustics.get("speech_db"), self.acoustics.get("background_db")
+        if speech is None or bg is None or not self.speakers:
+            return None
+        diff = float(bg) - float(speech)
+        if diff >= cfg.min_level_diff_db:
+            return "louder than speech"
+        if diff <= -cfg.min_level_diff_db:
+            return "quieter than speech"
+        return "about as loud as speech"
+
+
+def _asr_confidence(record: ClipRecord) -> float | None:
+    if record.asr_confidence is not None:
+        return float(record.asr_confidence)
+    scores = [t.confidence for t in record.turns or [] if t.confidence is not None]
+    return float(np.mean(scores)) if scores else None
+
+
+def _speaker_texts(record: ClipRecord) -> dict[str, str]:
+    """Text per speaker label: turn texts when present, else words assigned to that speaker."""
+    texts: dict[str, list[str]] = {}
+    for turn in sorted(record.turns or [], key=lambda t: t.start):
+        if turn.text.strip():
+            texts.setdefault(turn.speaker, []).append(turn.text.strip())
+    if not texts and record.words:
+        for word in sorted(record.words, key=lambda w: w.start):
+            if word.speaker is not None:
+                texts.setdefault(word.speaker, []).append(word.word.strip())
+    return {k: " ".join(v) for k, v in texts.items()}
+
+
+def _speakers(record: ClipRecord, cfg: ComposeConfig, trust: bool) -> list[Speaker] | None:
+    if record.turns is None:
+        return None
+    labels: list[str] = []
+    for turn in sorted(record.turns, key=lambda t: (t.start, t.end)):
+        if turn.speaker not in labels:
+            labels.append(turn.speaker)
+    count_conf = record.speaker_count_confidence
+    if not trust and (count_conf is None or count_conf < cfg.min_speaker_count_confidence):
+        return None
+    # a count that disagrees with the turns means the diarizer contradicts itself: abstain
+    if record.num_speakers is not None and record.num_speakers != len(labels):
+        return None
+    texts = _speaker_texts(record)
+    stats = record.speaker_stats or {}
+    return [Speaker(index=i, label=lab, turns=[t for t in record.turns if t.speaker == lab],
+                    text=texts.get(lab, ""), stats=dict(stats.get(lab, {})))
+            for i, lab in enumerate(labels, 1)]
+
+
+def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
+                trust: bool = False) -> Facts:
+    """Reliable facts of ``record`` under ``cfg``; ``trust`` ignores confidences (ground truth)."""
+    duration = record.duration
+    if duration is None and record.audio is not None:
+        duration = len(record.audio) / record.sample_rate
+    span_end = float(duration) if duration else 0.0
+    present_mids: set[str] = set()
+    present_names: set[str] = set()
+    speech_labelled = False
+    sounds: list[Sound] = []
+    for label in record.labels:
+        present_mids.add(label.mid)
+        present_names.add(display_name(label.name).lower())
+        if ontology.is_speech(label.mid):
+            speech_labelled = True
+        else:
+            sounds.append(Sound(display_name(label.name), label.mid, 0.0, span_end, 1.0, "source"))
+    # dataset labels count as environment evidence only when they name a non-voice sound
+    have_env = record.background is not None or bool(sounds)
+    for event in record.background or []:
+        mid = event.mid or ontology.mid_for_name(event.label)
+        if mid:
+            present_mids.add(mid)
+        present_names.add(display_name(event.label).lower())
+        if mid and ontology.is_speech(mid):
+            speech_labelled = speech_labelled or event.score >= cfg.min_tag_score
+            continue
+        if event.score >= cfg.min_tag_score or trust:
+            sounds.append(Sound(display_name(event.label), mid, float(event.start),
+                                float(event.end), float(event.score), event.origin))
+    # one entry per name: prefer timed evidence (tagger/mixer) over a clip-level label
+    by_name: dict[str, Sound] = {}
+    for s in sorted(sounds, key=lambda s: (not s.timed, -s.score, s.start)):
+        by_name.setdefault(s.name.lower(), s)
+    speakers = _speakers(record, cfg, trust)
+    conf = _asr_confidence(record)
+    has_text = bool(record.transcript and record.transcript.strip()) or bool(
+        speakers and any(s.text for s in speakers))
+    asr_ok = has_text and (trust or (conf is not None and conf >= cfg.min_asr_confidence))
+    if not trust and record.snr_db is not None and record.snr_db < cfg.min_speech_snr_db:
+        asr_ok = False
+    return Facts(
+        clip_id=record.clip_id, duration=duration,
+        sounds=sorted(by_name.values(), key=lambda s: (s.start, s.name)) if have_env else None,
+        events=sorted(sounds, key=lambda s: (s.start, s.name)),
+        env_produced=record.background is not None,
+        present_mids=present_mids, present_names=present_names, speech_labelled=speech_labelled,
+        speakers=speakers, diarized=record.turns is not None, asr_ok=asr_ok,
+        transcript=record.transcript, words=record.words,
+        acoustics={k: float(v) for k, v in (record.acoustics or {}).items()
+                   if isinstance(v, (int, float)) and np.isfinite(v)},
+        speech_ratio=record.speech_ratio, snr_db=record.snr_db,
+        audio=record.audio, sample_rate=record.sample_rate,
+    )

@@ -1,0 +1,130 @@
+"""Content family: which word is mentioned (in the clip, or by the k-th speaker).
+
+Needs a trusted transcript. Answers are content words the aligner scored well when word scores
+exist; wrong options are words said only by *other* speakers (hard negatives) or concrete words
+that share no stem with anything said.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..facts import Facts, normalize_text
+from ..question import Ctx, Family, Question, Trap
+from ..templates import PLANNING, choose, pick
+from ..text import CONTENT_POOL, content_words, ordinal, unrelated_words
+
+
+def _clip_text(facts: Facts) -> str:
+    if facts.transcript and facts.transcript.strip():
+        return facts.transcript
+    return " ".join(sp.text for sp in facts.speakers or [])
+
+
+def _well_scored(facts: Facts, ctx: Ctx) -> set[str] | None:
+    """Words scored >= min_word_score by the aligner; None when no word scores exist."""
+    scored = [w for w in facts.words or [] if w.score is not None]
+    if not scored:
+        return None
+    return {t for w in scored if w.score >= ctx.cfg.min_word_score for t in normalize_text(w.word).split()}
+
+
+def _context(word: str, text: str, width: int = 4) -> str:
+    tokens = normalize_text(text).split()
+    i = tokens.index(word) if word in tokens else 0
+    return " ".join(tokens[max(0, i - width): i + width + 1])
+
+
+def content(facts: Facts, ctx: Ctx) -> list[Question]:
+    """Word questions over the whole clip and, with two or more speakers, per speaker."""
+    if not facts.asr_ok:
+        return []
+    text = _clip_text(facts)
+    said = set(normalize_text(text).split())
+    ok = _well_scored(facts, ctx)
+    usable = [w for w in content_words(text) if ok is None or w in ok]
+    pool = unrelated_words(CONTENT_POOL, said)
+    ctx.rng.shuffle(pool)
+    out: list[Question] = []
+    if usable and pool:
+        word = ctx.rng.choice(usable)
+        wrong = pool[: ctx.cfg.num_choices - 1]
+        template, qtext = pick(ctx.rng, "content/any")
+        out.append(Question(
+            task="content", variant="any", text=qtext, template=template, answer=word,
+            distractors=wrong,
+            evidence={"variant": "any", "word": word, "transcript": text,
+                      "absent_words": wrong},
+            steps=[f"The transcript reads: \"{text.strip()}\".",
+                   f"None of {', '.join(wrong)} occurs in it."],
+            conclusion=f"The word \"{word}\" is said (\"...{_context(word, text)}...\").",
+            fact=f"\"{word}\" is mentioned in the speech.",
+            check=f"\"{word}\" is in the transcript and the other options are not.",
+            planning=choose(ctx.rng, PLANNING["content"]),
+            trap=Trap(option=wrong[0],
+                      tempting=f"Something in the speech sounds a little like \"{wrong[0]}\".",
+                      correction=f"\"{wrong[0]}\" never occurs in the transcript; the word that "
+                                 f"is said is \"{word}\"."),
+        ))
+    speakers = facts.speakers or []
+    if len(speakers) >= 2:
+        for sp in speakers:
+            others = {o.index: set(normalize_text(o.text).split()) for o in speakers if o is not sp}
+            mine = set(normalize_text(sp.text).split())
+            own = [w for w in content_words(sp.text) if (ok is None or w in ok)
+                   and all(w not in words for words in others.values())]
+            foreign: list[tuple[int, str]] = []
+            for o in speakers:
+                for w in content_words(o.text) if o is not sp else []:
+                    if w not in mine and w not in {f for _, f in foreign}:
+                        foreign.append((o.index, w))
+            if not own:
+                continue
+            ctx.rng.shuffle(foreign)
+            word = ctx.rng.choice(own)
+            wrong = [w for _, w in foreign[: ctx.cfg.num_choices - 1]]
+            wrong += pool[: ctx.cfg.num_choices - 1 - len(wrong)]
+            if not wrong:
+                continue
+            trap_i, trap_w = foreign[0] if foreign else (None, wrong[0])
+            template, qtext = pick(ctx.rng, "content/speaker", ord=ordinal(sp.index))
+            out.append(Question(
+                task="content", variant="speaker", text=qtext, template=template, answer=word,
+                distractors=wrong,
+                evidence={"variant": "speaker", "word": word, "speaker_index": sp.index,
+                          "speakers": [{"index": o.index, "text": o.text} for o in speakers],
+                          "transcript": text},
+                steps=[f"The {ordinal(sp.index)} speaker says: \"{sp.text}\".",
+                       "The other options are either said by someone else or not said at all."],
+                conclusion=f"\"{word}\" comes from the {ordinal(sp.index)} speaker.",
+                fact=f"The {ordinal(sp.index)} speaker mentions \"{word}\".",
+                check=f"\"{word}\" is in the {ordinal(sp.index)} speaker's words.",
+                planning=choose(ctx.rng, PLANNING["content"]),
+                trap=Trap(option=trap_w,
+                          tempting=f"\"{trap_w}\" is clearly audible in the conversation.",
+                          correction=(f"\"{trap_w}\" is said by the {ordinal(trap_i)} speaker, "
+                                      f"not the {ordinal(sp.index)}; " if trap_i else
+                                      f"\"{trap_w}\" is never said; ")
+                          + f"the {ordinal(sp.index)} speaker says \"{word}\"."),
+            ))
+    return out
+
+
+def check_content(facts: Facts, evidence: dict[str, Any], choices: list[str],
+                  ctx: Ctx) -> list[bool] | None:
+    """Options that occur in the record's transcript (or the k-th speaker's words)."""
+    if evidence.get("variant") == "speaker":
+        k = int(evidence.get("speaker_index") or 0)
+        speakers = facts.speakers or []
+        if not 1 <= k <= len(speakers) or not speakers[k - 1].text:
+            return None
+        said = set(normalize_text(speakers[k - 1].text).split())
+    else:
+        text = _clip_text(facts)
+        if not text.strip():
+            return None
+        said = set(normalize_text(text).split())
+    return [normalize_text(c) in said for c in choices]
+
+
+FAMILIES = (Family("content", content, check_content),)
