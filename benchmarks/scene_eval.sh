@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Pipeline yardstick on mixed scenes: mix N scenes from espeak-ng speech + synthetic backgrounds,
+# build them with the oracle profile (answer keys exact by construction: a self-check of the
+# composer) and with the portable profile (real packaged models), evaluate both against the
+# mixer's ground truth, and print the tables (markdown; paste the portable one into the README).
+#
+#   benchmarks/scene_eval.sh [OUT_DIR] [SCENES] [SEED]      defaults: out/scene_eval 60 0
+#   PROFILE=paper benchmarks/scene_eval.sh ...               any recipes/<PROFILE>.yaml
+#
+# Offline: no step downloads anything. Everything lands under OUT_DIR (scenes/, oracle/, built/).
+set -euo pipefail
+OUT=${1:-out/scene_eval}
+SCENES=${2:-60}
+SEED=${3:-0}
+PROFILE=${PROFILE:-portable}
+export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=false TOKENIZERS_PARALLELISM=false
+cd "$(dirname "$0")/.."
+if command -v paqa-build >/dev/null 2>&1; then PB=(paqa-build); else PB=(python -m paqa_builder.cli); fi
+
+rm -rf "$OUT/scenes" "$OUT/oracle" "$OUT/built"
+mkdir -p "$OUT"
+t0=$(date +%s)
+"${PB[@]}" mix --generate-speech --generate-backgrounds --out "$OUT/scenes" --scenes "$SCENES" --seed "$SEED"
+t1=$(date +%s)
+"${PB[@]}" --source "$OUT/scenes" --recipe recipes/oracle.yaml --out "$OUT/oracle"
+"${PB[@]}" eval --truth "$OUT/scenes" --built "$OUT/oracle" --out "$OUT/oracle/eval" > "$OUT/oracle_table.md"
+t2=$(date +%s)
+"${PB[@]}" --source "$OUT/scenes" --recipe "recipes/$PROFILE.yaml" --out "$OUT/built"
+t3=$(date +%s)
+"${PB[@]}" eval --truth "$OUT/scenes" --built "$OUT/built" --out "$OUT/built/eval" > "$OUT/${PROFILE}_table.md"
+t4=$(date +%s)
+
+echo
+echo "## Oracle profile ($SCENES scenes, seed $SEED): composer self-check"
+cat "$OUT/oracle_table.md"
+echo
+echo "## $PROFILE profile ($SCENES scenes, seed $SEED) vs mixer ground truth"
+cat "$OUT/${PROFILE}_table.md"
+echo
+echo "wall seconds: mix $((t1 - t0)), oracle build+eval $((t2 - t1)), $PROFILE build $((t3 - t2)), eval $((t4 - t3))"
+echo "reports: $OUT/oracle/eval/report.md  $OUT/built/eval/report.md"

@@ -1,0 +1,238 @@
+"""Metrics for ``paqa-build eval``: speaker count, DER, WER, tag precision/recall, answer-key accuracy.
+
+Each function takes plain data (turns as ``Turn`` objects or dicts with ``speaker/start/end/text``)
+so that small cases can be computed by hand in tests. DER uses ``pyannote.metrics`` and WER uses
+``jiwer``; both are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+_WORD_RE = re.compile(r"[a-z0-9']+")
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key)
+
+
+def normalize_words(text: str | None) -> str:
+    """Lower-case words without punctuation (apostrophes kept), single-spaced."""
+    return " ".join(_WORD_RE.findall((text or "").lower().replace("\u2019", "'")))
+
+
+# -- WER ---------------------------------------------------------------------------------------
+
+@dataclass
+class WerCounts:
+    """Word alignment counts; add them up over clips and read ``wer`` once at the end."""
+
+    hits: int = 0
+    substitutions: int = 0
+    deletions: int = 0
+    insertions: int = 0
+
+    @property
+    def ref_words(self) -> int:
+        """Number of reference words."""
+        return self.hits + self.substitutions + self.deletions
+
+    @property
+    def wer(self) -> float | None:
+        """(S + D + I) / N, or None when there is no reference word."""
+        if self.ref_words == 0:
+            return None
+        return (self.substitutions + self.deletions + self.insertions) / self.ref_words
+
+    def __add__(self, other: "WerCounts") -> "WerCounts":
+        return WerCounts(self.hits + other.hits, self.substitutions + other.substitutions,
+                         self.deletions + other.deletions, self.insertions + other.insertions)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counts plus the rate, for the JSON report."""
+        return {"wer": self.wer, "ref_words": self.ref_words, "substitutions": self.substitutions,
+                "deletions": self.deletions, "insertions": self.insertions}
+
+
+def wer_counts(reference: str | None, hypothesis: str | None) -> WerCounts:
+    """Alignment counts of ``hypothesis`` against ``reference`` after ``normalize_words``."""
+    import jiwer
+
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    if not ref:  # jiwer refuses an empty reference; every hypothesis word is an insertion
+        return WerCounts(insertions=len(hyp.split()))
+    if not hyp:
+        return WerCounts(deletions=len(ref.split()))
+    out = jiwer.process_words(ref, hyp)
+    return WerCounts(out.hits, out.substitutions, out.deletions, out.insertions)
+
+
+def speaker_texts(turns: Iterable[Any], words: Iterable[Any] | None = None) -> dict[str, str]:
+    """Text per speaker (turns in time order); falls back to speaker-assigned words when turns hold
+    no text."""
+    texts: dict[str, list[str]] = {}
+    for t in sorted(turns or [], key=lambda t: float(_get(t, "start"))):
+        if (_get(t, "text") or "").strip():
+            texts.setdefault(str(_get(t, "speaker")), []).append(_get(t, "text").strip())
+    if not texts:
+        for w in sorted(words or [], key=lambda w: float(_get(w, "start"))):
+            if _get(w, "speaker") is not None:
+                texts.setdefault(str(_get(w, "speaker")), []).append(str(_get(w, "word")).strip())
+    return {k: " ".join(v) for k, v in texts.items()}
+
+
+# -- diarization -------------------------------------------------------------------------------
+
+def _annotation(turns: Iterable[Any]):
+    from pyannote.core import Annotation, Segment
+
+    ann = Annotation()
+    for i, t in enumerate(turns):
+        start, end = float(_get(t, "start")), float(_get(t, "end"))
+        if end > start:
+            ann[Segment(start, end), i] = str(_get(t, "speaker"))
+    return ann
+
+
+class DerAccumulator:
+    """Diarization error rate over many clips (pyannote.metrics), with per-clip values kept.
+
+    Args:
+        collar: seconds around each reference boundary that are not scored.
+        skip_overlap: do not score regions where reference speakers overlap.
+    """
+
+    def __init__(self, collar: float = 0.0, skip_overlap: bool = False) -> None:
+        from pyannote.metrics.diarization import DiarizationErrorRate
+
+        self.metric = DiarizationErrorRate(collar=collar, skip_overlap=skip_overlap)
+        self.per_clip: dict[str, float] = {}
+
+    def add(self, clip_id: str, reference: Sequence[Any], hypothesis: Sequence[Any],
+            duration: float) -> dict[str, str]:
+        """Score one clip over ``[0, duration]``; returns the optimal hypothesis->reference mapping."""
+        from pyannote.core import Segment, Timeline
+
+        ref, hyp = _annotation(reference), _annotation(hypothesis)
+        uem = Timeline([Segment(0.0, float(duration))])
+        detail = self.metric(ref, hyp, uem=uem, detailed=True)
+        total = detail["total"]
+        errors = detail["missed detection"] + detail["false alarm"] + detail["confusion"]
+        # a clip with no reference speech has no DER of its own; its false alarms still count
+        self.per_clip[clip_id] = errors / total if total > 0 else float("nan")
+        if not ref or not hyp:
+            return {}
+        return {str(k): str(v) for k, v in self.metric.optimal_mapping(ref, hyp, uem=uem).items()}
+
+    def summary(self) -> dict[str, float | None]:
+        """Overall DER and its components (seconds) accumulated over every clip added."""
+        acc = self.metric.accumulated_
+        total = float(acc.get("total", 0.0))
+        parts = {k: float(acc.get(k, 0.0)) for k in ("missed detection", "false alarm", "confusion")}
+        return {"der": (sum(parts.values()) / total) if total > 0 else None,
+                "missed_s": parts["missed detection"], "false_alarm_s": parts["false alarm"],
+                "confusion_s": parts["confusion"], "scored_speech_s": total,
+                "collar": self.metric.collar, "skip_overlap": self.metric.skip_overlap}
+
+
+# -- speaker count -------------------------------------------------------------------------------
+
+def speaker_count_accuracy(pairs: Iterable[tuple[int, int | None]]) -> dict[str, Any]:
+    """Accuracy of ``(truth, predicted)`` counts; a missing prediction counts as wrong.
+
+    Also returns ``confusion[truth][predicted] = clips`` (predicted ``"none"`` when missing).
+    """
+    n = correct = 0
+    confusion: dict[str, dict[str, int]] = {}
+    for truth, pred in pairs:
+        n += 1
+        correct += int(pred is not None and int(pred) == int(truth))
+        row = confusion.setdefault(str(truth), {})
+        key = "none" if pred is None else str(int(pred))
+        row[key] = row.get(key, 0) + 1
+    return {"accuracy": correct / n if n else None, "clips": n, "correct": correct,
+            "confusion": confusion}
+
+
+# -- tags --------------------------------------------------------------------------------------
+
+def tag_precision_recall(truth: Sequence[Iterable[str]], predicted: Sequence[Iterable[str]]
+                         ) -> dict[str, Any]:
+    """Per-class and micro precision/recall of clip-level label sets (``truth[i]`` vs ``predicted[i]``).
+
+    Labels are compared case-insensitively. A class never predicted has precision None; a class
+    never in the truth has recall None.
+    """
+    if len(truth) != len(predicted):
+        raise ValueError("truth and predicted must list the same clips")
+    counts: dict[str, dict[str, int]] = {}
+    names: dict[str, str] = {}
+    for ref, hyp in zip(truth, predicted):
+        ref_set = {r.lower() for r in ref}
+        hyp_set = {h.lower() for h in hyp}
+        for label in list(ref) + list(hyp):
+            names.setdefault(label.lower(), label)
+        for label in ref_set | hyp_set:
+            c = counts.setdefault(label, {"tp": 0, "fp": 0, "fn": 0})
+            c["tp" if label in ref_set and label in hyp_set else "fn" if label in ref_set else "fp"] += 1
+    per_class = {}
+    for key, c in sorted(counts.items()):
+        per_class[names[key]] = {
+            **c, "support": c["tp"] + c["fn"],
+            "precision": c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else None,
+            "recall": c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else None}
+    tp = sum(c["tp"] for c in counts.values())
+    fp = sum(c["fp"] for c in counts.values())
+    fn = sum(c["fn"] for c in counts.values())
+    return {"per_class": per_class,
+            "micro": {"tp": tp, "fp": fp, "fn": fn,
+                      "precision": tp / (tp + fp) if tp + fp else None,
+                      "recall": tp / (tp + fn) if tp + fn else None}}
+
+
+# -- answer keys -------------------------------------------------------------------------------
+
+def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
+                        verify: Callable[[dict[str, Any], Any], bool | None]) -> dict[str, Any]:
+    """Share of verifiable questions whose key ``verify`` confirms, per task and overall.
+
+    ``records`` maps clip id to the ground-truth record; rows whose clip has none are counted as
+    ``no_truth``. ``verify`` returns True (key correct), False (wrong) or None (cannot tell);
+    an exception inside it counts as unverifiable and its message is kept (first five).
+    """
+    tasks: dict[str, dict[str, Any]] = {}
+    wrong: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for row in rows:
+        t = tasks.setdefault(str(row.get("task")), {"questions": 0, "verified": 0, "correct": 0,
+                                                    "unverifiable": 0, "no_truth": 0})
+        t["questions"] += 1
+        record = records.get(str(row.get("clip_id")))
+        if record is None:
+            t["no_truth"] += 1
+            continue
+        try:
+            ok = verify(row, record)
+        except Exception as exc:  # noqa: BLE001 - one bad row must not stop the report
+            ok = None
+            if len(errors) < 5:
+                errors.append(f"{row.get('id')}: {type(exc).__name__}: {exc}")
+        if ok is None:
+            t["unverifiable"] += 1
+            continue
+        t["verified"] += 1
+        t["correct"] += int(bool(ok))
+        if not ok:
+            wrong.append({"id": row.get("id"), "task": row.get("task"),
+                          "question": row.get("question"), "answer_text": row.get("answer_text")})
+    for t in tasks.values():
+        t["accuracy"] = t["correct"] / t["verified"] if t["verified"] else None
+    verified = sum(t["verified"] for t in tasks.values())
+    correct = sum(t["correct"] for t in tasks.values())
+    return {"per_task": dict(sorted(tasks.items())),
+            "overall": {"questions": sum(t["questions"] for t in tasks.values()),
+                        "verified": verified, "correct": correct,
+                        "accuracy": correct / verified if verified else None},
+            "wrong_examples": wrong[:20], "errors": errors}

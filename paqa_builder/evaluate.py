@@ -1,0 +1,380 @@
+"""``paqa-build eval``: measure a built PAQA dataset against the ground truth of mixed scenes.
+
+    paqa-build eval --truth scenes/ --built paqa/ [--out paqa/eval]
+
+``--truth`` is a ``paqa-build mix`` output folder (``manifest.jsonl`` with a ``truth`` object per
+scene); ``--built`` is a ``paqa-build`` output folder built from it. Figures:
+
+* speaker-count accuracy (clips whose ``num_speakers`` equals the number of mixed speakers);
+* DER (pyannote.metrics, ``--collar`` seconds, overlap scored unless ``--skip-overlap``);
+* WER (jiwer) of the clip transcript, and speaker-attributed WER per corpus speaker (hypothesis
+  speakers mapped to true ones by the DER's optimal mapping);
+* background tag precision/recall per class, from the built ``background`` events whose origin is
+  in ``--tag-origins`` (default ``model,truth``: a tagger's or the oracle's events; labels copied
+  from the dataset, origin ``source``, are not evidence of perception);
+* answer-key accuracy per task: every QA row is re-checked against a record rebuilt from ground
+  truth (``OraclePerception`` + acoustics) by ``paqa_builder.compose.verify.verify_answer``;
+* questions per clip, overall and per task.
+
+Writes ``report.md``, ``eval.json`` and PNG plots to ``--out`` (default ``<built>/eval``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from . import eval_metrics as M
+from .record import ClipRecord, Label
+
+VerifyFn = Callable[[dict[str, Any], ClipRecord], "bool | None"]
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def load_truth(truth_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Manifest lines of a mixer output folder, by clip id (lines without ``truth`` are dropped)."""
+    path = Path(truth_dir) / "manifest.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: --truth must be a 'paqa-build mix' output folder")
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return {str(x.get("clip_id") or Path(x["path"]).stem): x for x in lines if x.get("truth")}
+
+
+def _plain(value: Any) -> Any:
+    """Parquet values as plain Python (numpy arrays -> lists, NaN -> None), recursively."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _read_tables(folder: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.parquet")):
+        names = [n for n in pq.ParquetFile(path).schema_arrow.names if n != "audio"]
+        rows += [_plain(r) for r in pq.read_table(path, columns=names).to_pylist()]
+    return rows
+
+
+def load_built(built_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(clips rows, qa rows)`` of a built dataset, all splits, without the audio column."""
+    root = Path(built_dir)
+    if not (root / "data").is_dir():
+        raise FileNotFoundError(f"{root}/data not found: --built must be a 'paqa-build' output folder")
+    return _read_tables(root / "data" / "clips"), _read_tables(root / "data" / "qa")
+
+
+def truth_record(line: dict[str, Any], root: Path, with_audio: bool = True) -> ClipRecord:
+    """A record rebuilt from one manifest line: oracle perception, plus audio when asked."""
+    from .backends.oracle import OraclePerception
+
+    truth = line["truth"]
+    from .mixer.scene import SPEECH_LABEL
+
+    labels = [Label(mid=b.get("mid") or b["label"], name=b["label"])
+              for b in truth.get("backgrounds") or []]
+    if truth.get("speakers"):  # the mixer labels every scene with a voice "Speech"
+        labels.append(Label(mid=SPEECH_LABEL[1], name=SPEECH_LABEL[0]))
+    record = ClipRecord(clip_id=str(line.get("clip_id") or Path(line["path"]).stem),
+                        source="mixer", path=str(root / line["path"]), labels=labels, truth=truth,
+                        meta=dict(line.get("meta") or {}), duration=float(truth["duration"]))
+    if with_audio:
+        from .mixer.corpus import load_audio
+
+        record.audio = load_audio(record.path, record.sample_rate)
+        record.duration = len(record.audio) / record.sample_rate
+    OraclePerception(load_stems=with_audio)([record])
+    if record.error:
+        raise RuntimeError(record.error)
+    return record
+
+
+def build_truth_records(lines: dict[str, dict[str, Any]], root: Path, with_audio: bool = True,
+                        acoustics: bool = True) -> tuple[dict[str, ClipRecord], list[str]]:
+    """Truth records by clip id, with the acoustics stage run when available; plus notes."""
+    notes: list[str] = []
+    records = {cid: truth_record(line, root, with_audio) for cid, line in lines.items()}
+    if with_audio and acoustics:
+        from .registry import build_stage
+
+        try:
+            stage = build_stage("acoustics", {"backend": "librosa"})
+            stage(list(records.values()))
+        except (ImportError, RuntimeError, ValueError) as exc:
+            notes.append(f"acoustics not computed on the truth records ({exc}); acoustic "
+                         "questions are left unverifiable")
+    for record in records.values():  # loudness checks read the mixture; the stems can go
+        record.speech_audio = record.background_audio = None
+    return records, notes
+
+
+def default_verify() -> VerifyFn | None:
+    """``paqa_builder.compose.verify.verify_answer`` if the composer provides it, else None."""
+    try:
+        return importlib.import_module("paqa_builder.compose.verify").verify_answer
+    except (ImportError, AttributeError):
+        return None
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+
+def _num_speakers(row: dict[str, Any]) -> int | None:
+    value = row.get("num_speakers")
+    return None if value is None else int(value)
+
+
+def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.0,
+             skip_overlap: bool = False, tag_origins: tuple[str, ...] = ("model", "truth"),
+             verify: VerifyFn | None = None, with_audio: bool = True,
+             acoustics: bool = True) -> dict[str, Any]:
+    """All figures of the report as one JSON-safe dict (see module docstring)."""
+    from .mixer.corpus import is_voice_label
+
+    truth = load_truth(truth_dir)
+    clips, qa = load_built(built_dir)
+    built = {str(r["clip_id"]): r for r in clips}
+    matched = [cid for cid in truth if cid in built]
+    der = M.DerAccumulator(collar=collar, skip_overlap=skip_overlap)
+    wer_total, sa_total = M.WerCounts(), M.WerCounts()
+    per_speaker: dict[str, M.WerCounts] = {}
+    counts, tag_truth, tag_pred, per_clip = [], [], [], {}
+    for cid in matched:
+        t, b = truth[cid]["truth"], built[cid]
+        ref_turns, hyp_turns = t.get("turns") or [], b.get("turns") or []
+        mapping = der.add(cid, ref_turns, hyp_turns, float(t["duration"]))
+        ref_text = " ".join(x["text"] for x in sorted(ref_turns, key=lambda x: x["start"]))
+        hyp_text = b.get("transcript")
+        if hyp_text is None:
+            hyp_text = " ".join(w["word"] for w in b.get("words") or [])
+        clip_wer = M.wer_counts(ref_text, hyp_text)
+        wer_total += clip_wer
+        ref_by_spk = M.speaker_texts(ref_turns)
+        hyp_by_spk = M.speaker_texts(hyp_turns, b.get("words"))
+        for spk, text in ref_by_spk.items():
+            hyp = " ".join(v for k, v in hyp_by_spk.items() if mapping.get(k) == spk)
+            c = M.wer_counts(text, hyp)
+            per_speaker[spk] = per_speaker.get(spk, M.WerCounts()) + c
+            sa_total += c
+        for k, v in hyp_by_spk.items():  # text from a speaker matched to nobody: insertions
+            if mapping.get(k) not in ref_by_spk:
+                sa_total += M.wer_counts("", v)
+        counts.append((len(t.get("speakers") or []), _num_speakers(b)))
+        by_mid = {x.get("mid"): x["label"] for x in t.get("backgrounds") or [] if x.get("mid")}
+        tag_truth.append({x["label"] for x in t.get("backgrounds") or []})
+        tag_pred.append({by_mid.get(e.get("mid"), e["label"]) for e in b.get("background") or []
+                         if e.get("origin") in tag_origins and not is_voice_label(e["label"], e.get("mid"))})
+        per_clip[cid] = {"speakers_true": counts[-1][0], "speakers_built": counts[-1][1],
+                         "der": der.per_clip[cid], "wer": clip_wer.wer,
+                         "tags_true": sorted(tag_truth[-1]), "tags_built": sorted(tag_pred[-1])}
+    figures: dict[str, Any] = {
+        "coverage": {"truth_scenes": len(truth), "built_clips": len(built),
+                     "matched": len(matched), "missing": sorted(set(truth) - set(built))[:50]},
+        "speaker_count": M.speaker_count_accuracy(counts),
+        "diarization": der.summary(),
+        "wer": {**wer_total.as_dict(), "speaker_attributed": sa_total.as_dict(),
+                "per_speaker": {k: v.as_dict() for k, v in sorted(per_speaker.items())}},
+        "tags": {**M.tag_precision_recall(tag_truth, tag_pred), "origins": list(tag_origins)},
+        "questions": _question_counts(qa, len(built)),
+        "per_clip": per_clip, "notes": [],
+    }
+    verify = verify or default_verify()
+    if verify is None:
+        figures["answer_keys"] = None
+        figures["notes"].append("answer-key accuracy not computed: paqa_builder.compose.verify "
+                                "is not available")
+    else:
+        lines = {cid: truth[cid] for cid in {str(r["clip_id"]) for r in qa} if cid in truth}
+        records, notes = build_truth_records(lines, Path(truth_dir), with_audio, acoustics)
+        figures["notes"] += notes
+        figures["answer_keys"] = M.answer_key_accuracy(qa, records, verify)
+    return figures
+
+
+def _question_counts(qa: list[dict[str, Any]], n_clips: int) -> dict[str, Any]:
+    per_task: dict[str, int] = {}
+    for row in qa:
+        per_task[str(row.get("task"))] = per_task.get(str(row.get("task")), 0) + 1
+    return {"total": len(qa), "clips": n_clips,
+            "per_clip": len(qa) / n_clips if n_clips else None,
+            "clips_with_questions": len({r.get("clip_id") for r in qa}),
+            "per_task": {k: {"questions": v, "per_clip": v / n_clips if n_clips else None}
+                         for k, v in sorted(per_task.items())}}
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
+
+
+def summary_table(fig: dict[str, Any]) -> str:
+    """The headline figures as a markdown table (also printed by the CLI)."""
+    q = fig["questions"]
+    ak = fig.get("answer_keys")
+    rows = [("scenes evaluated", f"{fig['coverage']['matched']} / {fig['coverage']['truth_scenes']}"),
+            ("speaker-count accuracy", _pct(fig["speaker_count"]["accuracy"])),
+            (f"DER (collar {fig['diarization']['collar']} s)", _pct(fig["diarization"]["der"])),
+            ("WER (transcript)", _pct(fig["wer"]["wer"])),
+            ("WER (speaker-attributed)", _pct(fig["wer"]["speaker_attributed"]["wer"])),
+            ("tag precision (micro)", _pct(fig["tags"]["micro"]["precision"])),
+            ("tag recall (micro)", _pct(fig["tags"]["micro"]["recall"])),
+            ("answer-key accuracy (all tasks)", _pct(ak["overall"]["accuracy"]) if ak else "n/a"),
+            ("questions per clip", f"{q['per_clip']:.2f}" if q["per_clip"] is not None else "n/a")]
+    return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
+def task_table(fig: dict[str, Any]) -> str:
+    """Answer-key accuracy and questions per clip for every task id."""
+    ak = (fig.get("answer_keys") or {}).get("per_task", {})
+    tasks = sorted(set(ak) | set(fig["questions"]["per_task"]))
+    out = ["| task | questions | per clip | verified | answer-key accuracy |", "|---|---|---|---|---|"]
+    for task in tasks:
+        q = fig["questions"]["per_task"].get(task, {"questions": 0, "per_clip": 0.0})
+        a = ak.get(task, {})
+        out.append(f"| {task} | {q['questions']} | {q['per_clip'] or 0:.2f} | "
+                   f"{a.get('verified', 0)} | {_pct(a.get('accuracy'))} |")
+    return "\n".join(out)
+
+
+def _plots(fig: dict[str, Any], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    ak = (fig.get("answer_keys") or {}).get("per_task", {})
+    if ak:
+        tasks = sorted(ak)
+        f, ax = plt.subplots(figsize=(7, 3.5))
+        ax.bar(tasks, [100 * (ak[t]["accuracy"] or 0) for t in tasks], color="tab:green")
+        ax.axhline(97, color="grey", ls="--", lw=1)
+        ax.set_ylabel("answer-key accuracy (%)")
+        ax.set_ylim(0, 105)
+        ax.tick_params(axis="x", rotation=45)
+        f.tight_layout()
+        f.savefig(out / "answer_keys.png", dpi=100)
+        plt.close(f)
+        made.append("answer_keys.png")
+    per_class = fig["tags"]["per_class"]
+    if per_class:
+        names = sorted(per_class)
+        f, ax = plt.subplots(figsize=(7, 3.5))
+        xs = range(len(names))
+        ax.bar([x - 0.2 for x in xs], [100 * (per_class[n]["precision"] or 0) for n in names], 0.4,
+               label="precision")
+        ax.bar([x + 0.2 for x in xs], [100 * (per_class[n]["recall"] or 0) for n in names], 0.4,
+               label="recall")
+        ax.set_xticks(list(xs), names, rotation=45, ha="right")
+        ax.set_ylabel("%")
+        ax.legend()
+        f.tight_layout()
+        f.savefig(out / "tags.png", dpi=100)
+        plt.close(f)
+        made.append("tags.png")
+    ders = [v["der"] for v in fig["per_clip"].values() if v["der"] is not None and not math.isnan(v["der"])]
+    if ders:
+        f, ax = plt.subplots(figsize=(5, 3))
+        ax.hist([100 * d for d in ders], bins=20, color="tab:blue")
+        ax.set_xlabel("DER per clip (%)")
+        ax.set_ylabel("clips")
+        f.tight_layout()
+        f.savefig(out / "der_hist.png", dpi=100)
+        plt.close(f)
+        made.append("der_hist.png")
+    return made
+
+
+def write_report(fig: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write ``report.md``, ``eval.json`` and plots into ``out_dir``; return the report path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(fig, indent=2, default=str) + "\n", encoding="utf-8")
+    plots = _plots(fig, out)
+    conf = fig["speaker_count"]["confusion"]
+    lines = ["# PAQA pipeline evaluation against mixed-scene ground truth", "",
+             summary_table(fig), "", "## Per task", "", task_table(fig), "",
+             "## Speaker count (rows: true, columns: built)", ""]
+    cols = sorted({c for row in conf.values() for c in row})
+    lines += ["| true \\ built | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines += [f"| {t} | " + " | ".join(str(conf[t].get(c, 0)) for c in cols) + " |" for t in sorted(conf)]
+    lines += ["", "## WER per speaker (speaker-attributed)", "", "| speaker | words | WER |", "|---|---|---|"]
+    lines += [f"| {k} | {v['ref_words']} | {_pct(v['wer'])} |" for k, v in fig["wer"]["per_speaker"].items()]
+    lines += ["", f"## Background tags (origins: {', '.join(fig['tags']['origins'])})", "",
+              "| class | support | tp | fp | fn | precision | recall |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['support']} | {v['tp']} | {v['fp']} | {v['fn']} | {_pct(v['precision'])} | "
+              f"{_pct(v['recall'])} |" for k, v in fig["tags"]["per_class"].items()]
+    d = fig["diarization"]
+    lines += ["", "## Diarization", "", f"missed {d['missed_s']:.1f} s, false alarm "
+              f"{d['false_alarm_s']:.1f} s, confusion {d['confusion_s']:.1f} s over "
+              f"{d['scored_speech_s']:.1f} s of scored speech."]
+    wrong = (fig.get("answer_keys") or {}).get("wrong_examples") or []
+    if wrong:
+        lines += ["", "## Wrong answer keys (first 20)", ""]
+        lines += [f"- `{w['id']}` ({w['task']}): {w['question']} -> {w['answer_text']}" for w in wrong]
+    if fig["notes"]:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in fig["notes"]]
+    lines += [""] + [f"![{p}]({p})" for p in plots]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _load_callable(spec: str) -> VerifyFn:
+    module, _, name = spec.partition(":")
+    if not name:
+        raise SystemExit(f"--verify expects module:function, got {spec!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``paqa-build eval``; returns the exit status."""
+    p = argparse.ArgumentParser(prog="paqa-build eval", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--truth", required=True, help="'paqa-build mix' output folder")
+    p.add_argument("--built", required=True, help="'paqa-build' output folder built from it")
+    p.add_argument("--out", help="report folder (default <built>/eval)")
+    p.add_argument("--collar", type=float, default=0.0, help="DER collar in seconds (default 0)")
+    p.add_argument("--skip-overlap", action="store_true", help="do not score overlapped speech")
+    p.add_argument("--tag-origins", default="model,truth",
+                   help="comma-separated background origins to score (default: model,truth; "
+                        "'source' events are dataset labels, not perception)")
+    p.add_argument("--verify", help="module:function replacing compose.verify.verify_answer")
+    p.add_argument("--no-audio", action="store_true",
+                   help="rebuild truth records without reading audio (no acoustic verification)")
+    args = p.parse_args(argv)
+    try:
+        fig = evaluate(args.truth, args.built, collar=args.collar, skip_overlap=args.skip_overlap,
+                       tag_origins=tuple(x.strip() for x in args.tag_origins.split(",") if x.strip()),
+                       verify=_load_callable(args.verify) if args.verify else None,
+                       with_audio=not args.no_audio)
+    except FileNotFoundError as exc:
+        print(f"paqa-build eval: {exc}", file=sys.stderr)
+        return 2
+    report = write_report(fig, args.out or Path(args.built) / "eval")
+    print(summary_table(fig))
+    print()
+    print(task_table(fig))
+    print(f"\nreport: {report}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
