@@ -275,3 +275,26 @@ def test_cooccurrence_ring_from_audioset_csv(tmp_path) -> None:
     rows = compose(comp, rec)
     # flat label set: no siblings, so the co-occurring car/rain/train come before the pool
     assert set(rows[0]["choices"]) - {"dog"} <= {"car", "rain", "train"}
+
+
+def test_model_tags_unconfirmed_by_labels_are_not_asserted(onto):
+    """A tagger hallucination next to a dataset label blocks distractors but is never an answer."""
+    from paqa_builder.record import BackgroundEvent
+
+    def build(policy: str) -> list[dict]:
+        comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=3, reflect_share=0.0,
+                        model_tags_when_labelled=policy, tasks=["env_present"])
+        rows = []
+        for i in range(12):
+            rec = label_record(f"clip{i}", labels=(("/m/02mk9", "Engine"),))
+            rec.background = [BackgroundEvent("Chicken, rooster", "/m/09b5t", 0.95, 0.0, 10.0, "model"),
+                              BackgroundEvent("Engine", "/m/02mk9", 0.6, 1.0, 9.0, "model")]
+            rows += compose(comp, rec)
+        return rows
+
+    strict = build("related_only")
+    assert strict and all(r["answer_text"] == "engine" for r in strict)
+    assert not any("chicken" in c.lower() for r in strict for c in r["choices"])
+    assert all("[1.0-9.0s]" in r["chain"] for r in strict)  # the model gives the label its timing
+    loose = build("all")
+    assert any(r["answer_text"].lower().startswith("chicken") for r in loose)

@@ -44,6 +44,11 @@ class ComposeConfig:
     """Below this diarization confidence, no speaker question is asked."""
     min_tag_score: float = 0.3
     """Tagger events scoring below this are neither asked about nor shown in ENV."""
+    model_tags_when_labelled: str = "related_only"
+    """When a clip has non-voice source labels, which tagger events may be asserted as present:
+    ``"related_only"`` (events whose class is one of those labels or related to one in the
+    ontology; other detections only block distractors) or ``"all"``. Dataset labels are
+    human-verified while taggers hallucinate on unusual audio, so the default trusts the labels."""
     min_turn_seconds: float = 1.0
     """A speaker must talk at least this long (seconds, all turns) to be asked about."""
     min_quote_words: int = 3

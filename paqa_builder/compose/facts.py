@@ -168,6 +168,15 @@ def _speakers(record: ClipRecord, cfg: ComposeConfig, trust: bool) -> list[Speak
             for i, lab in enumerate(labels, 1)]
 
 
+def _related_to_labels(mid: str | None, name: str, labelled: list[Sound], ontology: Ontology) -> bool:
+    for sound in labelled:
+        if name == sound.name.lower():
+            return True
+        if mid and sound.mid and mid in ontology.related(sound.mid):
+            return True
+    return False
+
+
 def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
                 trust: bool = False) -> Facts:
     """Reliable facts of ``record`` under ``cfg``; ``trust`` ignores confidences (ground truth)."""
@@ -188,6 +197,7 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
             sounds.append(Sound(display_name(label.name), label.mid, 0.0, span_end, 1.0, "source"))
     # dataset labels count as environment evidence only when they name a non-voice sound
     have_env = record.background is not None or bool(sounds)
+    labelled_env = list(sounds)
     for event in record.background or []:
         mid = event.mid or ontology.mid_for_name(event.label)
         if mid:
@@ -196,6 +206,10 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
         if mid and ontology.is_speech(mid):
             speech_labelled = speech_labelled or event.score >= cfg.min_tag_score
             continue
+        if (not trust and event.origin == "model" and labelled_env
+                and cfg.model_tags_when_labelled == "related_only"
+                and not _related_to_labels(mid, display_name(event.label).lower(), labelled_env, ontology)):
+            continue  # detected but unconfirmed by the labels: blocks distractors, never asserted
         if event.score >= cfg.min_tag_score or trust:
             sounds.append(Sound(display_name(event.label), mid, float(event.start),
                                 float(event.end), float(event.score), event.origin))
