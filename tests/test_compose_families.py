@@ -116,7 +116,10 @@ def test_env_distractors_avoid_present_and_related(composer: Composer, onto: Ont
 
 
 def test_label_only_clip(composer: Composer) -> None:
-    rows = compose(composer, label_record())
+    assert "speech_or_env" not in by_task(compose(composer, label_record()))
+    exhaustive = Composer(ontology=str(ONTOLOGY), max_questions_per_task=3, reflect_share=0.3,
+                          labels_exhaustive=True)
+    rows = compose(exhaustive, label_record())
     tasks = by_task(rows)
     assert set(tasks) == {"env_present", "env_absent", "speech_or_env", "acoustic"}
     for row in rows:
@@ -219,6 +222,10 @@ def test_empty_and_sparse_records() -> None:
     speech_only = ClipRecord(clip_id="voice", source="t", path="v.wav",
                              labels=[Label("/m/09x0r", "Speech")])
     rows = compose(comp, speech_only)
+    assert not [r for r in rows if r["task"] == "speech_or_env"]  # labels may be incomplete
+    exhaustive = Composer(labels_exhaustive=True)
+    speech_only.qa = None
+    rows = compose(exhaustive, speech_only)
     assert [r["answer_text"] for r in rows if r["task"] == "speech_or_env"] == ["speech"]
     assert all("<ENV>" not in r["chain"] for r in rows)  # no tagger, no sound label: no ENV claim
     silent = speech_record(turns=())

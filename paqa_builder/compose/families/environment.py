@@ -119,7 +119,7 @@ def check_absent(facts: Facts, evidence: dict[str, Any], choices: list[str],
 SPEECH, ENVIRONMENT, SILENCE = "speech", "environmental sounds", "near silence"
 
 
-def foreground(facts: Facts, margin_db: float) -> tuple[str, str] | None:
+def foreground(facts: Facts, margin_db: float, labels_exhaustive: bool = False) -> tuple[str, str] | None:
     """(SPEECH or ENVIRONMENT, basis) when the evidence clearly says which dominates, else None."""
     speech_db, bg_db = facts.acoustics.get("speech_db"), facts.acoustics.get("background_db")
     talkers = bool(facts.speakers) or (facts.speech_ratio or 0.0) > 0.1 or facts.speech_labelled
@@ -138,7 +138,7 @@ def foreground(facts: Facts, margin_db: float) -> tuple[str, str] | None:
             return ENVIRONMENT, "levels"
         return None
     # labels only: decide only when one side is missing entirely
-    if facts.speakers is None and facts.speech_ratio is None:
+    if labels_exhaustive and facts.speakers is None and facts.speech_ratio is None:
         if facts.speech_labelled and not facts.sounds and not facts.env_produced:
             return SPEECH, "labels"
         if not facts.speech_labelled and facts.sounds and not facts.diarized:
@@ -148,7 +148,7 @@ def foreground(facts: Facts, margin_db: float) -> tuple[str, str] | None:
 
 def speech_or_env(facts: Facts, ctx: Ctx) -> list[Question]:
     """Is the foreground speech or environmental sound (abstains when levels are close)."""
-    found = foreground(facts, ctx.cfg.min_level_diff_db)
+    found = foreground(facts, ctx.cfg.min_level_diff_db, ctx.cfg.labels_exhaustive)
     if found is None:
         return []
     answer, basis = found
@@ -189,7 +189,7 @@ def speech_or_env(facts: Facts, ctx: Ctx) -> list[Question]:
 def check_speech_or_env(facts: Facts, evidence: dict[str, Any], choices: list[str],
                         ctx: Ctx) -> list[bool] | None:
     """Re-derive the dominant kind from the record's levels (sign only, 1 dB tolerance)."""
-    found = foreground(facts, 1.0)
+    found = foreground(facts, 1.0, ctx.cfg.labels_exhaustive)
     if found is None:
         return None
     return [c == found[0] for c in choices]
