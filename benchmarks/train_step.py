@@ -1,0 +1,136 @@
+"""Stage II step time of HyperGRPOTrainer vs plain TRL GRPOTrainer, and <PAUSE> processor overhead.
+
+    python benchmarks/train_step.py [--steps 4] [--vocab 151700]
+
+Both trainers run on the same tiny random Qwen2-Audio (tests/tiny_qwen2_audio.py) with the same
+batch, generation length and seed. Plain TRL cannot feed audio to Qwen2-Audio, so its prompts are
+text-only: the ratio is the cost of what HyPeR adds (audio features in rollouts and every scoring
+forward, the PAUSE processor, the chain rewards). One run each; numbers are wall-clock on this host.
+The processor overhead is measured twice: inside ``generate`` on the tiny model (same forced length
+with and without it) and alone on Qwen2-Audio-sized logits (``--vocab``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def _grpo_args(out: str, steps: int):
+    from trl import GRPOConfig
+
+    return GRPOConfig(output_dir=out, max_steps=steps, per_device_train_batch_size=4, num_generations=4,
+                      max_completion_length=32, learning_rate=1e-4, report_to=[], save_strategy="no",
+                      use_cpu=True, logging_steps=1, beta=0.0, seed=0, generation_kwargs={"min_new_tokens": 32})
+
+
+def _step_times(trainer) -> list[float]:
+    return [h["step_time"] for h in trainer.state.log_history if "step_time" in h]
+
+
+def bench_steps(tiny: Path, steps: int) -> dict:
+    """Mean step time (excluding the first step) of both trainers."""
+    from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+    from trl import GRPOTrainer
+
+    from hyper_train.config import HyperModelArgs, PauseArgs, RewardArgs
+    from hyper_train.grpo import HyperGRPOTrainer, prepare_grpo_args
+    from hyper_train.data import with_prompt
+    from hyper_train.rewards import build_rewards
+    from tiny_qwen2_audio import tiny_qa_dataset
+
+    ds = with_prompt(tiny_qa_dataset(8))
+    rewards = build_rewards(["accuracy", "format", "consistency", "length"], RewardArgs())
+    result = {}
+    with tempfile.TemporaryDirectory() as out:
+        model = Qwen2AudioForConditionalGeneration.from_pretrained(tiny)
+        ours = HyperGRPOTrainer(model=model, reward_funcs=rewards, args=prepare_grpo_args(_grpo_args(out, steps)),
+                                train_dataset=ds, processing_class=AutoProcessor.from_pretrained(tiny),
+                                pause_args=PauseArgs(pause_warmup_tokens=16), reward_args=RewardArgs())
+        ours.train()
+        result["hyper_step_s"] = _step_times(ours)
+
+        # plain TRL: text-only prompts (it has no audio path); it needs an image_token_id to suppress
+        model = Qwen2AudioForConditionalGeneration.from_pretrained(tiny)
+        model.config.image_token_id = model.config.audio_token_id
+        text_ds = ds.map(lambda r: {"prompt": [{"role": "user", "content": r["prompt"][0]["content"][1]["text"]}]})
+        text_ds = text_ds.remove_columns(["audio"])
+        args = _grpo_args(out, steps)
+        args.remove_unused_columns = False
+        plain = GRPOTrainer(model=model, reward_funcs=rewards, args=args, train_dataset=text_ds,
+                            processing_class=AutoProcessor.from_pretrained(tiny).tokenizer)
+        plain.train()
+        result["trl_step_s"] = _step_times(plain)
+    mean = lambda xs: sum(xs[1:]) / max(1, len(xs) - 1)  # noqa: E731  (first step includes warm-up)
+    result["hyper_mean_s"], result["trl_mean_s"] = mean(result["hyper_step_s"]), mean(result["trl_step_s"])
+    result["ratio"] = result["hyper_mean_s"] / result["trl_mean_s"]
+    return result
+
+
+def bench_pause(tiny: Path, vocab: int, tokens: int = 64, batch: int = 4) -> dict:
+    """Per-token overhead of the processor: inside tiny-model generate, and alone at full vocab size."""
+    import torch
+    from transformers import AutoProcessor, LogitsProcessorList, Qwen2AudioForConditionalGeneration
+
+    from hyper_train.pause import PauseLogitsProcessor
+    from hyper_train.tokens import token_id
+
+    model = Qwen2AudioForConditionalGeneration.from_pretrained(tiny).eval()
+    proc = AutoProcessor.from_pretrained(tiny)
+    ids = torch.randint(10, 400, (batch, 16))
+    pause = PauseLogitsProcessor(token_id(proc), warmup=16, max_pauses=0)  # measure cost, not longer output
+
+    def run(lp):
+        start = time.perf_counter()
+        with torch.no_grad():
+            model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=tokens,
+                           min_new_tokens=tokens, do_sample=True, logits_processor=lp)
+        return (time.perf_counter() - start) / tokens
+
+    run(LogitsProcessorList())  # warm-up
+    base = min(run(LogitsProcessorList()) for _ in range(3))
+    with_p = min(run(LogitsProcessorList([pause])) for _ in range(3))
+    big = PauseLogitsProcessor(5, warmup=16)
+    scores = torch.randn(batch, vocab)
+    seq = torch.zeros(batch, 8, dtype=torch.long)
+    for _ in range(20):
+        big(seq, scores)
+    start = time.perf_counter()
+    for _ in range(100):
+        big(seq, scores)
+    alone = (time.perf_counter() - start) / 100
+    return {"generate_ms_per_token": base * 1e3, "generate_with_pause_ms_per_token": with_p * 1e3,
+            "pause_overhead_ms_per_token_tiny": (with_p - base) * 1e3,
+            f"pause_call_ms_batch{batch}_vocab{vocab}": alone * 1e3}
+
+
+def main() -> None:
+    """Run both measurements and print them as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--vocab", type=int, default=151_700)
+    args = parser.parse_args()
+    import torch
+
+    from tiny_qwen2_audio import build_tiny_qwen2_audio
+
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tiny = build_tiny_qwen2_audio(Path(tmp) / "tiny")
+        report = {"device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads()}
+        report.update(bench_steps(tiny, args.steps))
+        report.update(bench_pause(tiny, args.vocab))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""``hyper-train eval``: multiple-choice accuracy, overall and per task, with predictions as JSONL.
+
+Answers are read with ``paqa_builder.chain.extract_answer`` (through ``rewards.answer_letter`` for
+the gold side), the same parsing the accuracy reward uses, so eval and training agree on what a
+completion commits to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+from paqa_builder.chain import extract_answer
+
+from hyper_train.collator import _clean_messages
+from hyper_train.data import SAMPLE_RATE, decode_audio, load_qa, prompt_messages
+from hyper_train.rewards import answer_letter
+
+log = logging.getLogger(__name__)
+
+GenerateFn = Callable[[list[dict[str, Any]]], list[str]]
+"""Maps a batch of qa rows to one generated text per row."""
+
+
+def score(rows: list[dict[str, Any]], outputs: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Prediction records and metrics (``accuracy``, ``n``, ``per_task``) for rows and their outputs."""
+    records = []
+    per_task: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row, text in zip(rows, outputs, strict=True):
+        choices = list(row["choices"])
+        gold = answer_letter(row["answer"], choices)
+        pred = extract_answer(text, choices)
+        ok = pred is not None and pred == gold
+        task = str(row.get("task") or "all")
+        per_task[task][0] += int(ok)
+        per_task[task][1] += 1
+        records.append({"id": row.get("id"), "task": task, "question": row.get("question"),
+                        "choices": choices, "answer": gold, "prediction": pred, "correct": ok,
+                        "output": text})
+    n = len(records)
+    metrics = {
+        "n": n,
+        "accuracy": sum(r["correct"] for r in records) / n if n else 0.0,
+        "unparsed": sum(r["prediction"] is None for r in records),
+        "per_task": {t: {"n": tot, "correct": c, "accuracy": c / tot} for t, (c, tot) in sorted(per_task.items())},
+    }
+    return records, metrics
+
+
+def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: bool = False,
+                      dtype: str = "auto") -> GenerateFn:
+    """A ``GenerateFn`` over a saved checkpoint (model class from its config + ``AutoProcessor``)."""
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoProcessor
+
+    from hyper_train.model import resolve_dtype
+
+    config = AutoConfig.from_pretrained(model_path)
+    model_cls = getattr(transformers, (config.architectures or ["Qwen2AudioForConditionalGeneration"])[0])
+    model = model_cls.from_pretrained(model_path, dtype=resolve_dtype(dtype)).eval()
+    if torch.cuda.is_available():
+        model.to("cuda")
+    processor = AutoProcessor.from_pretrained(model_path)
+
+    def generate(rows: list[dict[str, Any]]) -> list[str]:
+        texts, audios = [], []
+        for row in rows:
+            msgs = row.get("messages")
+            prompt = ([m for m in msgs if m["role"] != "assistant"] if msgs
+                      else prompt_messages(row["question"], list(row["choices"])))
+            texts.append(processor.apply_chat_template(_clean_messages(prompt), add_generation_prompt=True,
+                                                       tokenize=False))
+            audios.append(decode_audio(row["audio"], SAMPLE_RATE))
+        batch = processor(text=texts, audio=audios, sampling_rate=SAMPLE_RATE, padding=True,
+                          padding_side="left", return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample)
+        return processor.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    return generate
+
+
+def evaluate(rows: Any, generate: GenerateFn, batch_size: int = 4,
+             predictions: str | None = None) -> dict[str, Any]:
+    """Generate for every row in batches, score, write ``predictions`` (JSONL) and its metrics JSON."""
+    rows = list(rows)
+    outputs: list[str] = []
+    for start in range(0, len(rows), batch_size):
+        outputs += generate(rows[start:start + batch_size])
+    records, metrics = score(rows, outputs)
+    if predictions:
+        path = Path(predictions)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        path.with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def run_eval(args: Any) -> dict[str, Any]:
+    """``hyper-train eval`` with an ``EvalArgs``: load data and checkpoint, evaluate, log the summary."""
+    if not args.model_path or not args.eval_file:
+        raise ValueError("eval needs model_path and eval_file")
+    ds = load_qa(args.eval_file, args.split, args.audio_dir, args.max_samples)
+    gen = model_generate_fn(args.model_path, args.max_new_tokens, args.do_sample, args.eval_dtype)
+    metrics = evaluate(ds, gen, args.batch_size, args.predictions)
+    log.info("accuracy %.4f on %d questions", metrics["accuracy"], metrics["n"])
+    return metrics

@@ -1,0 +1,103 @@
+"""Loading Qwen2-Audio (or any audio-text model with a processor) for training, and LoRA set-up."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hyper_train.tokens import add_hyper_tokens
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def resolve_dtype(name: str | None) -> Any:
+    """``"auto"``/None -> bf16 on a GPU that supports it, else float32; otherwise the named torch dtype."""
+    import torch
+
+    if name in (None, "auto"):
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, name)
+
+
+def load_model_and_processor(model_args: Any, hyper_args: Any) -> tuple[Any, Any, dict[str, int]]:
+    """Load the model class + ``AutoProcessor``, add ``<PAUSE>`` (and tags), freeze the audio tower.
+
+    ``model_args`` is TRL's ``ModelConfig``; ``hyper_args`` a ``HyperModelArgs``. Returns
+    ``(model, processor, {token: id})``. The model class is the checkpoint's own ``architectures``
+    entry (transformers has no Auto class for audio-text-to-text), so Qwen2-Audio loads as
+    ``Qwen2AudioForConditionalGeneration``.
+    """
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoProcessor
+
+    name = model_args.model_name_or_path
+    if not name:
+        raise ValueError("model_name_or_path is required")
+    config = AutoConfig.from_pretrained(name, revision=model_args.model_revision)
+    arch = (config.architectures or ["Qwen2AudioForConditionalGeneration"])[0]
+    model_cls = getattr(transformers, arch)
+    kwargs: dict[str, Any] = {"dtype": resolve_dtype(model_args.dtype)}
+    if model_args.attn_implementation:
+        kwargs["attn_implementation"] = model_args.attn_implementation
+    model = model_cls.from_pretrained(name, revision=model_args.model_revision, **kwargs)
+    processor = AutoProcessor.from_pretrained(name, revision=model_args.model_revision)
+    ids = add_hyper_tokens(model, processor, chain_tags=hyper_args.add_chain_tags)
+    if hyper_args.freeze_audio_tower:
+        tower = getattr(getattr(model, "model", model), "audio_tower", None)
+        if tower is None:
+            log.warning("freeze_audio_tower: model has no audio_tower; nothing frozen")
+        else:
+            tower.requires_grad_(False)
+    if torch.cuda.is_available():
+        model.to("cuda")
+    return model, processor, ids
+
+
+def lora_config(model_args: Any, hyper_args: Any, new_token_ids: list[int]) -> Any:
+    """A peft ``LoraConfig`` from TRL's ModelConfig fields plus the HyPeR scope options.
+
+    With ``lora_language_only`` the targets are a regex over the language model's projections, so
+    the audio encoder (which has its own ``q_proj``/``k_proj``...) stays untouched. With
+    ``train_new_token_rows`` the added tokens' embedding rows train through peft's
+    ``trainable_token_indices`` instead of unfreezing the whole 150k-row matrices.
+    """
+    from peft import LoraConfig
+
+    names = model_args.lora_target_modules or list(LANGUAGE_PROJECTIONS)
+    if isinstance(names, str):
+        names = [names]
+    target: Any = names
+    if hyper_args.lora_language_only:
+        target = r".*language_model.*\.(" + "|".join(names) + r")$"
+    extra: dict[str, Any] = {}
+    if hyper_args.train_new_token_rows and new_token_ids:
+        extra["trainable_token_indices"] = {"embed_tokens": list(new_token_ids)}
+    return LoraConfig(r=model_args.lora_r, lora_alpha=model_args.lora_alpha,
+                      lora_dropout=model_args.lora_dropout, target_modules=target,
+                      modules_to_save=model_args.lora_modules_to_save, use_rslora=model_args.use_rslora,
+                      use_dora=model_args.use_dora, task_type="CAUSAL_LM", **extra)
+
+
+def save_final(trainer: Any, processor: Any, output_dir: str, merge_lora: bool) -> str:
+    """Save the trained model with its processor; LoRA runs save the adapter and, if asked, the merge.
+
+    Returns the folder the next stage should load (the merged/full model).
+    """
+    from pathlib import Path
+
+    trainer.save_model(output_dir)
+    processor.save_pretrained(output_dir)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if hasattr(model, "merge_and_unload") and merge_lora:
+        merged_dir = str(Path(output_dir) / "merged")
+        if trainer.accelerator.is_main_process:
+            merged = model.merge_and_unload()
+            merged.save_pretrained(merged_dir)
+            processor.save_pretrained(merged_dir)
+        return merged_dir
+    return output_dir

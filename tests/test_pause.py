@@ -1,0 +1,102 @@
+"""The <PAUSE> logits processor: entropy trigger, caps, warm-up; DeepConf confidence helpers."""
+
+import pytest
+import torch
+
+from hyper_train.pause import PauseLogitsProcessor, group_confidence_weights, lowest_window_confidence
+
+V, PAUSE = 50, 7
+
+
+def peaked(batch=1):
+    s = torch.full((batch, V), -10.0)
+    s[:, 3] = 10.0
+    return s
+
+
+def flat(batch=1):
+    return torch.zeros(batch, V)
+
+
+def warm(proc, n=16):
+    """Feed peaked steps so the running quantile has a (low-entropy) history."""
+    for _ in range(n):
+        proc(torch.zeros(1, 1, dtype=torch.long), peaked())
+    proc.reset()
+
+
+def test_forces_on_high_entropy_not_on_peaked():
+    proc = PauseLogitsProcessor(PAUSE, quantile=0.9, min_entropy=0.5, warmup=8, max_pauses=2)
+    warm(proc)
+    ids = torch.zeros(2, 4, dtype=torch.long)
+    out = proc(ids, torch.cat([flat(), peaked()]))
+    assert out[0].argmax().item() == PAUSE and torch.isinf(out[0]).sum() == V - 1
+    assert out[1].argmax().item() == 3  # peaked row untouched
+    assert torch.equal(out[1], peaked()[0])
+
+
+def test_no_forcing_during_warmup_or_below_floor():
+    proc = PauseLogitsProcessor(PAUSE, warmup=100)
+    out = proc(torch.zeros(1, 1, dtype=torch.long), flat())
+    assert torch.equal(out, flat())
+    assert proc.threshold == float("inf")
+    # after warm-up on flat distributions, the floor still keeps a mildly uncertain one from pausing
+    proc = PauseLogitsProcessor(PAUSE, quantile=0.5, min_entropy=10.0, warmup=4)
+    for _ in range(5):
+        out = proc(torch.zeros(1, 1, dtype=torch.long), flat())
+    assert proc.threshold == 10.0  # median of ln(50) entropies, raised to the floor
+    assert torch.equal(out, flat())
+
+
+def run(proc, steps, scores_fn):
+    """Greedy-decode ``steps`` tokens through the processor; returns the token sequence."""
+    ids = torch.zeros(1, 1, dtype=torch.long)
+    proc.reset()
+    for _ in range(steps):
+        out = proc(ids, scores_fn())
+        ids = torch.cat([ids, out.argmax(-1, keepdim=True)], dim=1)
+    return ids[0, 1:].tolist()
+
+
+def test_caps_think_tokens_per_pause_and_pauses():
+    proc = PauseLogitsProcessor(PAUSE, quantile=0.5, min_entropy=0.1, warmup=8, max_pauses=2,
+                                max_think_tokens=3)
+    warm(proc)
+    # always uncertain: every step would pause without the caps
+    toks = run(proc, 20, flat)
+    runs, cur = [], 0
+    for t in toks + [-1]:
+        if t == PAUSE:
+            cur += 1
+        elif cur:
+            runs.append(cur)
+            cur = 0
+    assert runs == [3, 3]  # two events of three think tokens each
+    assert toks.count(PAUSE) == 6
+    # once both caps are used, <PAUSE> is banned even if the model itself prefers it
+    favour_pause = lambda: torch.where(torch.arange(V) == PAUSE, 5.0, 0.0)[None]  # noqa: E731
+    proc.reset()
+    toks = run(proc, 30, favour_pause)
+    assert toks.count(PAUSE) <= 6
+
+
+def test_disabled_records_confidence_only():
+    proc = PauseLogitsProcessor(PAUSE, warmup=1, enabled=False, confidence_top_k=5)
+    out = proc(torch.zeros(2, 1, dtype=torch.long), torch.cat([flat(), peaked()]))
+    assert torch.equal(out, torch.cat([flat(), peaked()]))
+    conf = proc.confidences[0]
+    assert conf[1] > conf[0]  # the peaked row is more confident
+
+
+def test_invalid_quantile():
+    with pytest.raises(ValueError, match="quantile"):
+        PauseLogitsProcessor(PAUSE, quantile=1.5)
+
+
+def test_lowest_window_confidence_and_group_weights():
+    conf = torch.tensor([[5.0, 5.0, 1.0, 1.0, 5.0, 5.0], [4.0, 4.0, 4.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
+    low = lowest_window_confidence(conf, mask, window=2)
+    assert low.tolist() == [1.0, 4.0]
+    w = group_confidence_weights(torch.tensor([1.0, 3.0, 0.0, 0.0]), 2, (0.5, 1.5))
+    assert w.tolist() == [0.5, 1.5, 1.0, 1.0]

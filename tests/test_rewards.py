@@ -1,0 +1,88 @@
+"""Reward functions on hand-written completions: right, wrong and malformed."""
+
+import json
+
+import pytest
+
+from paqa_builder.chain import Chain, render
+from hyper_train.rewards import (accuracy_reward, build_rewards, consistency_checks, consistency_reward,
+                                 format_reward, length_score, make_length_reward, stated_letter)
+
+CHOICES = ["dog barking", "rain", "engine"]
+EVIDENCE = json.dumps({"transcript": "good morning everyone. thanks for coming",
+                       "env_labels": ["dog barking"], "absent_labels": ["rain", "engine"]})
+
+
+def chain(answer="A", env="- dog barking [0.0-10.0s]", speaker='Speaker 1 [0.0-2.0s]: "good morning everyone"',
+          summary="A dog barks, so the answer is (A).", reflect=None):
+    return render(Chain(planning="Listen for the background.", reasoning=["A dog is heard.", "That is option (A)."],
+                        summary=summary, answer=answer, env=env, speaker=speaker, reflect=reflect))
+
+
+RIGHT = chain()
+WRONG = chain(answer="B", summary="Rain falls, so the answer is (B).", env="- rain [0.0-10.0s]",
+              speaker='Speaker 1 [0.0-2.0s]: "the weather is terrible today"')
+MALFORMED = "I think it is a dog <THINK> unclosed"
+
+
+def test_accuracy_letter_text_and_chat_turns():
+    comps = [RIGHT, WRONG, MALFORMED, [{"role": "assistant", "content": "The answer is (A)."}], "dog barking"]
+    assert accuracy_reward(comps, answer=["A"] * 5, choices=[CHOICES] * 5) == [1.0, 0.0, 0.0, 1.0, 1.0]
+    # gold given as option text instead of a letter
+    assert accuracy_reward([RIGHT, WRONG], answer=["dog barking"] * 2, choices=[CHOICES] * 2) == [1.0, 0.0]
+
+
+def test_format_reward():
+    no_answer = RIGHT.split("<FINAL_ANSWER>")[0]
+    scores = format_reward([RIGHT, WRONG, no_answer, MALFORMED, "no tags at all"])
+    assert scores[0] == scores[1] == 1.0
+    assert scores[2] == pytest.approx(5 / 6)  # one required tag of six missing
+    assert scores[3] == scores[4] == 0.0
+
+
+def test_consistency_right_wrong_malformed():
+    right, wrong, bad = consistency_reward([RIGHT, WRONG, MALFORMED], evidence=[EVIDENCE] * 3,
+                                           choices=[CHOICES] * 3)
+    assert right == 1.0
+    assert bad == 0.0
+    checks = consistency_checks(WRONG, EVIDENCE, CHOICES)
+    assert checks["env_vs_evidence"] == 0.0  # claims rain, which the evidence says is absent
+    assert checks["reasoning_vs_answer"] == 1.0
+    assert checks["speaker_vs_asr"] < 0.6  # quote not in the transcript
+    assert wrong == pytest.approx(sum(checks.values()) / 3)
+
+
+def test_consistency_reasoning_contradicts_answer_and_reflect_correction():
+    contradict = chain(answer="C", summary="The answer is (A).")
+    assert consistency_checks(contradict, EVIDENCE, CHOICES)["reasoning_vs_answer"] == 0.0
+    corrected = chain(answer="C", summary="At first this points to (A).",
+                      reflect="Wait, I change my answer from (A) to (C).")
+    assert consistency_checks(corrected, EVIDENCE, CHOICES)["reasoning_vs_answer"] == 1.0
+    assert stated_letter("So the answer is (B) engine, not (D).") == "B"
+
+
+def test_speaker_vs_own_asr_without_evidence_and_word_matching():
+    text = chain(speaker='Speaker 1 [0.0-1.0s]: "hello there"').replace(
+        "</SPEAKER>", "</SPEAKER>\n<ASR>hello there. general kenobi</ASR>")
+    assert consistency_checks(text, None, CHOICES)["speaker_vs_asr"] == 1.0
+    # "rain" must not match the absent label "train"
+    ev = json.dumps({"env_labels": ["rain"], "absent_labels": ["train"]})
+    assert consistency_checks(chain(env="- rain [0.0-1.0s]"), ev, CHOICES)["env_vs_evidence"] == 1.0
+
+
+def test_length_shaping():
+    assert length_score(50, 10, 100) == 1.0
+    assert length_score(5, 10, 100) == 0.5
+    assert length_score(150, 10, 100) == 0.5
+    assert length_score(300, 10, 100) == 0.0
+    reward = make_length_reward(4, 8)
+    assert reward(["one two", "one two three four five", "w " * 12]) == [0.5, 1.0, 0.5]
+    assert reward(["one <PAUSE> two"]) == [0.5]  # PAUSE is not a word
+
+
+def test_build_rewards_names_and_errors():
+    funcs = build_rewards(["accuracy", "format", "consistency", "length"])
+    assert [f.__name__ for f in funcs] == ["accuracy_reward", "format_reward", "consistency_reward",
+                                           "length_reward"]
+    with pytest.raises(ValueError, match="unknown reward 'bleu'"):
+        build_rewards(["bleu"])

@@ -1,0 +1,79 @@
+"""``hyper-train eval``: scoring with a scripted generator, and the CLI on a tiny real model."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from paqa_builder.chain import extract_answer
+from hyper_train.evaluate import evaluate, score
+
+ROWS = [
+    {"id": "1", "task": "sound", "question": "q", "choices": ["rain", "dog"], "answer": "A"},
+    {"id": "2", "task": "sound", "question": "q", "choices": ["rain", "dog"], "answer": "B"},
+    {"id": "3", "task": "speech", "question": "q", "choices": ["one", "two", "three"], "answer": "three"},
+    {"id": "4", "task": "speech", "question": "q", "choices": ["one", "two"], "answer": "A"},
+]
+OUTPUTS = ["<THINK>...</THINK>\n<FINAL_ANSWER>A</FINAL_ANSWER>",  # right (tag)
+           "The answer is (A).",                                # wrong
+           "I am sure it is three",                             # right (option text)
+           "no idea"]                                            # unparsed
+
+
+def test_scripted_generator_gives_known_accuracy(tmp_path):
+    calls = []
+
+    def generate(rows):
+        calls.append(len(rows))
+        return [OUTPUTS[int(r["id"]) - 1] for r in rows]
+
+    pred_path = tmp_path / "out" / "pred.jsonl"
+    metrics = evaluate(ROWS, generate, batch_size=3, predictions=str(pred_path))
+    assert calls == [3, 1]
+    assert metrics["accuracy"] == 0.5 and metrics["n"] == 4 and metrics["unparsed"] == 1
+    assert metrics["per_task"] == {"sound": {"n": 2, "correct": 1, "accuracy": 0.5},
+                                   "speech": {"n": 2, "correct": 1, "accuracy": 0.5}}
+    lines = [json.loads(line) for line in pred_path.read_text().splitlines()]
+    assert [r["prediction"] for r in lines] == ["A", "A", "C", None]
+    assert [r["correct"] for r in lines] == [True, False, True, False]
+    assert json.loads(pred_path.with_suffix(".metrics.json").read_text()) == metrics
+
+
+def test_score_length_mismatch():
+    with pytest.raises(ValueError):
+        score(ROWS, OUTPUTS[:2])
+
+
+@pytest.mark.slow
+def test_cli_eval_on_mmau_json_with_tiny_model(tmp_path):
+    from tiny_qwen2_audio import build_tiny_qwen2_audio
+
+    from hyper_train.cli import main
+
+    model = build_tiny_qwen2_audio(tmp_path / "model")
+    items = []
+    for i in range(3):
+        sf.write(tmp_path / f"a{i}.wav", (0.1 * np.random.default_rng(i).standard_normal(16000)).astype("float32"),
+                 16000)
+        items.append({"id": f"m{i}", "audio_id": f"a{i}.wav", "question": "What is heard?",
+                      "choices": ["rain", "dog", "car"], "answer": "dog", "task": ["sound", "music"][i % 2]})
+    (tmp_path / "mmau.json").write_text(json.dumps(items))
+    pred = tmp_path / "pred.jsonl"
+    rc = main(["eval", "--model_path", str(model), "--eval_file", str(tmp_path / "mmau.json"),
+               "--audio_dir", str(tmp_path), "--predictions", str(pred), "--max_new_tokens", "6",
+               "--batch_size", "2"])
+    assert rc == 0
+    lines = [json.loads(line) for line in pred.read_text().splitlines()]
+    metrics = json.loads(pred.with_suffix(".metrics.json").read_text())
+    assert len(lines) == 3 and {r["answer"] for r in lines} == {"B"}
+    recomputed = [extract_answer(r["output"], r["choices"]) == "B" for r in lines]
+    assert metrics["accuracy"] == pytest.approx(sum(recomputed) / 3)
+    assert set(metrics["per_task"]) == {"sound", "music"}
+
+
+def test_cli_usage():
+    from hyper_train.cli import main
+
+    assert main(["--help"]) == 0
+    assert main(["train"]) == 2

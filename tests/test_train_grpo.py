@@ -1,0 +1,80 @@
+"""Stage II on a tiny Qwen2-Audio: audio reaches the loss forward, PAUSE is masked, weights move."""
+
+import pytest
+import torch
+
+from tiny_qwen2_audio import build_tiny_qwen2_audio, tiny_qa_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny"))
+
+
+def make_trainer(tiny, tmp_path, **reward_kw):
+    from trl import GRPOConfig, ModelConfig
+
+    from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
+    from hyper_train.grpo import build_grpo_trainer
+
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=16, learning_rate=1e-2, report_to=[], save_strategy="no",
+                      use_cpu=True, logging_steps=1, beta=0.04, seed=0)
+    # warm-up of 4 steps and the median as threshold: the random model pauses within 16 tokens
+    pause = PauseArgs(pause_warmup_tokens=4, pause_quantile=0.5, pause_min_entropy=0.0, max_pauses=2,
+                      max_think_tokens=2)
+    rewards = RewardArgs(length_min_words=30, **reward_kw)
+    margs = ModelConfig(model_name_or_path=str(tiny), dtype="float32")
+    return build_grpo_trainer(args, margs, DataArgs(), HyperModelArgs(), pause, rewards,
+                              train_dataset=tiny_qa_dataset(4))
+
+
+@pytest.mark.slow
+def test_two_grpo_steps_with_audio_in_the_loss_forward(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path, confidence_weighting=True)
+    model = trainer.model
+    calls = []  # (grad enabled, feature batch) for every audio-encoder run
+
+    def spy(_module, args, kwargs):
+        feats = args[0] if args else kwargs.get("input_features")
+        calls.append((torch.is_grad_enabled(), None if feats is None else feats.shape[0]))
+
+    model.model.audio_tower.register_forward_pre_hook(spy, with_kwargs=True)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    trainer.train()
+
+    loss_calls = [c for c in calls if c[0]]
+    assert len(loss_calls) == 2 and all(b == 2 for _, b in loss_calls)  # one loss forward per step
+    assert len(calls) > len(loss_calls)  # rollouts and ref log-probs saw the audio too
+    changed = [n for n, p in model.named_parameters() if n in before and not torch.equal(p, before[n])]
+    assert any("language_model" in n for n in changed)
+
+    # forced <PAUSE> positions are out of the policy loss, every other completion token is in
+    assert int(trainer.pause_processor.forced_total) > 0
+    for batch in trainer._buffered_inputs:
+        ids, mask, tool = batch["completion_ids"], batch["completion_mask"], batch["tool_mask"]
+        real = mask.bool()
+        assert torch.equal(tool[real].bool(), (ids[real] != trainer.pause_id))
+        assert batch["input_features"].shape[0] == ids.shape[0]
+    history = [h for h in trainer.state.log_history if "deepconf/weight_std" in h]
+    assert history and all(h["deepconf/weight_std"] >= 0 for h in history)
+
+
+@pytest.mark.slow
+def test_pause_kept_in_loss_when_configured(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    trainer.pause_in_loss = True
+    trainer.args.max_steps = 1
+    trainer.train()
+    for batch in trainer._buffered_inputs:
+        real = batch["completion_mask"].bool()
+        assert batch["tool_mask"][real].all()
+
+
+def test_vllm_rejected():
+    from trl import GRPOConfig
+
+    from hyper_train.grpo import prepare_grpo_args
+
+    with pytest.raises(ValueError, match="vLLM"):
+        prepare_grpo_args(GRPOConfig(output_dir="x", use_vllm=True, use_cpu=True))
