@@ -38,7 +38,30 @@ LICENSE_NOTES = {
 }
 
 
-def _yaml_header(recipe: dict[str, Any], rows: dict[str, dict[str, int]]) -> str:
+def _dataset_info(out: Path, rows: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Per-config split sizes and shard bytes for the YAML ``dataset_info`` block.
+
+    Besides informing the Hub viewer, this block changes whenever the shards change, and
+    ``datasets`` hashes it into its cache key: without it, rebuilding into the same folder could
+    make ``load_dataset`` serve rows cached from the previous build.
+    """
+    infos = []
+    for name in ("qa", "clips"):
+        splits, total = [], 0
+        for split in SPLITS:
+            n = rows.get(name, {}).get(split, 0)
+            if not n:
+                continue
+            size = sum(p.stat().st_size for p in sorted((out / "data" / name).glob(f"{split}-*.parquet")))
+            total += size
+            splits.append({"name": split, "num_bytes": size, "num_examples": n})
+        if splits:
+            infos.append({"config_name": name, "splits": splits, "download_size": total,
+                          "dataset_size": total})
+    return infos
+
+
+def _yaml_header(out: Path, recipe: dict[str, Any], rows: dict[str, dict[str, int]]) -> str:
     card = recipe.get("card", {})
     total_qa = sum(rows.get("qa", {}).values())
     size = ("n<1K" if total_qa < 1000 else "1K<n<10K" if total_qa < 10_000
@@ -61,6 +84,7 @@ def _yaml_header(recipe: dict[str, Any], rows: dict[str, dict[str, int]]) -> str
         "tags": ["audio", "perception", "multiple-choice", "paqa", "hyper"],
         "size_categories": [size],
         "configs": configs,
+        "dataset_info": _dataset_info(out, rows),
     }
     return "---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n"
 
@@ -138,7 +162,7 @@ def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
     stage_lines = [f"| {slot} | {params.get('backend', 'default')} |"
                    for slot, params in recipe["stages"].items()]
     lines = [
-        _yaml_header(recipe, rows),
+        _yaml_header(out, recipe, rows),
         f"# {recipe.get('card', {}).get('pretty_name', 'PAQA')}: Perception-Aware QA",
         "",
         "Multiple-choice audio questions whose target answer is a structured perception chain "

@@ -9,8 +9,7 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-# A private datasets cache per test session: load_dataset caches by path, and pytest reuses
-# tmp paths across sessions, so a shared cache could serve rows of an earlier session.
+# A private datasets cache per test session, so tests never read what another session cached.
 import tempfile  # noqa: E402
 
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="paqa-test-hf-datasets-")

@@ -131,3 +131,16 @@ def test_bad_inputs_are_recorded_and_the_run_goes_on(tmp_path):
     clips = datasets.load_dataset(str(out), "clips")
     done = {c["clip_id"] for s in clips for c in clips[s]}
     assert {"clip_00", "clip_01"} <= done
+
+
+def test_rebuilding_into_the_same_folder_is_not_served_from_a_stale_cache(tmp_path):
+    """datasets keys its cache on the card's YAML; the card's dataset_info changes with the shards."""
+    import datasets
+
+    out = tmp_path / "paqa"
+    base = ["--source", str(SAMPLE), "--out", str(out), "--recipe", "labels_only", "--no-progress"]
+    assert main(base) == 0
+    first = sum(len(v) for v in datasets.load_dataset(str(out), "clips").values())
+    assert main(base + ["--overwrite", "--limit", "4"]) == 0
+    second = sum(len(v) for v in datasets.load_dataset(str(out), "clips").values())
+    assert (first, second) == (10, 4)
