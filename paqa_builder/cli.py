@@ -48,6 +48,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    for name in ("faster_whisper", "whisperx", "pyannote", "speechbrain", "lightning", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def build_main(argv: list[str]) -> int:
