@@ -1,0 +1,315 @@
+"""Portable speaker diarization: packaged pyannote segmentation + Resemblyzer embeddings + clustering.
+
+Everything is offline: the segmentation checkpoint is the 2022 ``pyannote/segmentation`` model the
+WhisperX wheel carries (loaded by pyannote.audio's ``Model.from_pretrained``), the speaker encoder
+is Resemblyzer's ``VoiceEncoder`` (weights in its wheel).
+
+Flow per clip:
+
+1. pyannote ``Inference`` runs the segmentation model on sliding 5 s windows; its aggregated
+   frame-level speaker count (pyannote's ``SpeakerDiarizationMixin.speaker_count``) gives speech
+   regions when no VAD ran, and overlap regions (count >= 2).
+2. Speech regions are cut into pieces of at most ``max_segment_s``; each piece gets one Resemblyzer
+   embedding and a median F0.
+3. ``_clustering.cluster_embeddings`` groups the pieces (cosine + pitch distance, average linkage,
+   light clusters folded); consecutive pieces of one cluster become a turn.
+
+Why not pyannote's ``SpeakerDiarization`` pipeline with Resemblyzer plugged in: it accepts only
+pyannote/SpeechBrain/NeMo/WeSpeaker encoders and needs a PLDA download. Why not its per-window
+local-speaker embeddings: measured on espeak voices, the 2022 segmentation model often gives two
+alternating voices the same local speaker, so those embeddings mix speakers (75% count accuracy on
+12 scenes, against 83-87% with the piece embeddings here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..record import SAMPLE_RATE, ClipRecord, Turn
+from ..stage import Stage
+from ._clustering import cluster_embeddings
+from .vad_pyannote import load_segmentation_model, packaged_segmentation_path, torch_device, waveform_input
+
+
+class PortableDiarizer(Stage):
+    """Who speaks when, on the speech stem (or the mixture when separation did not run).
+
+    Reads ``speech_audio`` if present, else ``audio``; when ``speech_regions`` is present (a VAD
+    ran), those regions are the speech to diarize and segmentation activity outside them is
+    ignored. Writes:
+
+    * ``num_speakers``: distinct speakers left after clean-up (clusters lighter than
+      ``min_speaker_s`` folded, speakers with under ``min_speaker_s / 2`` of turns dropped);
+    * ``speaker_count_confidence``: in [0, 1], how far the clustering cut is from changing the
+      count (see ``_clustering.count_confidence``);
+    * ``turns``: ``Turn(speaker, start, end, text="")`` sorted by start, speakers named
+      ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance;
+    * ``overlaps``: ``(start, end)`` regions where the segmentation model hears two or more
+      speakers at once (turns themselves give each moment to one speaker);
+    * ``speaker_embeddings``: label -> unit 256-d Resemblyzer centroid (transient, not in shards).
+    """
+
+    name = "diarize"
+    backend = "portable"
+    reads = frozenset({"audio"})
+    writes = frozenset({"num_speakers", "speaker_count_confidence", "turns", "overlaps",
+                        "speaker_embeddings"})
+    uses_gpu = True
+
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        segmentation_threshold: float = 0.5,
+        segmentation_step: float = 0.2,
+        cluster_threshold: float = 0.325,
+        pitch_weight: float = 0.5,
+        linkage: str = "average",
+        max_segment_s: float = 3.0,
+        min_embed_s: float = 0.5,
+        min_speaker_s: float = 1.0,
+        min_turn_s: float = 0.2,
+        min_gap_s: float = 0.1,
+        min_overlap_s: float = 0.1,
+        confidence_margin: float = 0.1,
+        device: str = "auto",
+        **params: Any,
+    ) -> None:
+        """Configure the diarizer.
+
+        Args:
+            checkpoint: local pyannote segmentation checkpoint; None uses the one in whisperx.
+            segmentation_threshold: activation above which a local speaker counts as active.
+            segmentation_step: hop between 5 s segmentation windows, as a fraction of the window
+                (smaller averages more windows per frame for speech and overlap activity; slower).
+            cluster_threshold: distance at which the speaker dendrogram is cut; raise it when one
+                person is split into two, lower it when two people are merged.
+            pitch_weight: weight of the pitch term added to the cosine distance between two
+                pieces (``pitch_weight * |ln(f0_a / f0_b)|``, median F0 by YIN); Resemblyzer alone
+                confuses some voices that differ clearly in pitch. 0 disables it.
+            linkage: agglomerative linkage ("average", "complete", "single", "weighted").
+            max_segment_s: speech regions longer than this (seconds) are cut into equal pieces no
+                longer than it; each piece gets one embedding and one speaker, so this is also
+                the time resolution of speaker changes inside a region.
+            min_embed_s: pieces shorter than this (seconds) get no embedding of their own and take
+                the speaker of the nearest embedded piece.
+            min_speaker_s: a cluster with less total embedded speech than this (seconds) is
+                folded into its nearest cluster, and a final speaker with less
+                talk time than ``min_speaker_s / 2`` is dropped with its turns.
+            min_turn_s: speech pieces shorter than this (seconds) are dropped (they make no turn).
+            min_gap_s: same-speaker turns separated by less than this (seconds) are joined.
+            min_overlap_s: overlap regions shorter than this (seconds) are not reported.
+            confidence_margin: cosine-distance scale of ``speaker_count_confidence``.
+            device: "auto" (cuda when available), "cpu" or "cuda[:n]".
+        """
+        super().__init__(**params)
+        self.checkpoint = checkpoint
+        self.segmentation_threshold = float(segmentation_threshold)
+        self.segmentation_step = float(segmentation_step)
+        self.cluster_threshold = float(cluster_threshold)
+        self.pitch_weight = float(pitch_weight)
+        self.linkage = linkage
+        self.max_segment_s = float(max_segment_s)
+        self.min_embed_s = float(min_embed_s)
+        self.min_speaker_s = float(min_speaker_s)
+        self.min_turn_s = float(min_turn_s)
+        self.min_gap_s = float(min_gap_s)
+        self.min_overlap_s = float(min_overlap_s)
+        self.confidence_margin = float(confidence_margin)
+        self.device = device
+        self._inference: Any = None
+        self._encoder: Any = None
+        self._frames: Any = None
+        self._version = "unknown"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def check_available(self) -> None:
+        """Fail early with one line if pyannote.audio, resemblyzer or the checkpoint is missing."""
+        import importlib.util
+
+        for module, package in (("pyannote.audio", "pyannote.audio"), ("resemblyzer", "resemblyzer"),
+                                ("webrtcvad", "webrtcvad-wheels")):
+            if importlib.util.find_spec(module) is None:
+                raise RuntimeError(f"diarize/portable needs {package}: pip install {package}")
+        if not self.checkpoint:
+            packaged_segmentation_path()
+
+    def setup(self) -> None:
+        """Load the segmentation model and the speaker encoder once, on cuda when available."""
+        from importlib.metadata import version
+
+        from pyannote.audio import Inference
+        from resemblyzer import VoiceEncoder
+
+        device = torch_device(self.device)
+        model = load_segmentation_model(self.checkpoint, self.device)
+        window = model.specifications.duration
+        self._inference = Inference(model, duration=window, step=self.segmentation_step * window,
+                                    skip_aggregation=True, batch_size=16, device=device)
+        self._frames = model.receptive_field
+        self._encoder = VoiceEncoder(device=device, verbose=False)
+        self._version = f"pyannote.audio={version('pyannote.audio')} resemblyzer={version('resemblyzer')}"
+
+    def provenance(self) -> str:
+        """Stage, backend, models and library versions."""
+        return (f"{self.name}:{self.backend} model=pyannote/segmentation(whisperx)+resemblyzer "
+                f"version={self._version}")
+
+    # -- work ------------------------------------------------------------------------------------
+    def process_batch(self, batch: list[ClipRecord]) -> None:
+        """Diarize every clip of the batch (models are shared; clips run one after another)."""
+        for record in batch:
+            audio = record.speech_audio if record.speech_audio is not None else record.audio
+            if audio is None:
+                raise ValueError("no audio to diarize (decode, and optionally separate, must run first)")
+            self.diarize(np.asarray(audio, dtype=np.float32), record.speech_regions, record)
+
+    def diarize(self, audio: np.ndarray, regions: list[tuple[float, float]] | None,
+                record: ClipRecord) -> None:
+        """Fill the diarization fields of ``record`` from one 16 kHz mono signal."""
+        from pyannote.audio.pipelines.utils.diarization import SpeakerDiarizationMixin
+        from pyannote.audio.utils.signal import binarize
+
+        self.ensure_setup()
+        record.num_speakers, record.speaker_count_confidence = 0, 1.0
+        record.turns, record.overlaps, record.speaker_embeddings = [], [], {}
+        duration = audio.size / SAMPLE_RATE
+        if audio.size < SAMPLE_RATE // 10 or regions == []:
+            return
+        segmentations = self._inference(waveform_input(audio))
+        if regions is not None:
+            _mask_outside(segmentations, regions)
+        binarized = binarize(segmentations, onset=self.segmentation_threshold, initial_state=False)
+        count = SpeakerDiarizationMixin.speaker_count(binarized, self._frames, warm_up=(0.0, 0.0))
+        step = count.sliding_window.step
+        active = count.data[:, 0]
+        if regions is None:
+            regions = _runs(active >= 1, count.sliding_window.start, step, self.min_gap_s)
+        pieces = [p for start, end in regions for p in _split(start, min(end, duration), self.max_segment_s)]
+        pieces = [p for p in pieces if p[1] - p[0] >= self.min_turn_s]
+
+        embeddings, weights, pitches, embedded = [], [], [], []
+        for i, (start, end) in enumerate(pieces):
+            if end - start >= self.min_embed_s:
+                excerpt = audio[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+                embeddings.append(self._embed(excerpt))
+                pitches.append(median_f0(excerpt) if self.pitch_weight > 0 else 0.0)
+                weights.append(end - start)
+                embedded.append(i)
+        if not embedded:
+            return
+        clusters = cluster_embeddings(
+            np.stack(embeddings), np.array(weights), self.cluster_threshold, self.min_speaker_s,
+            self.confidence_margin, self.linkage, np.array(pitches), self.pitch_weight)
+        labels = _fill_labels(len(pieces), embedded, clusters.labels)
+        turns = _merge_turns(pieces, labels, self.min_gap_s)
+        overlaps = _runs(active >= 2, count.sliding_window.start, step, 0.0)
+        self._fill(record, turns, clusters.centroids, clusters.confidence, duration, overlaps)
+
+    def _embed(self, samples: np.ndarray) -> np.ndarray:
+        """Resemblyzer embedding of a speech excerpt, loudness-normalised first.
+
+        Resemblyzer's mel input is not log-compressed, so level changes move the embedding;
+        its own preprocessing brings speech to -30 dBFS, and so does this.
+        """
+        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) or 1e-6
+        scaled = samples * (10 ** (-30 / 20) / rms)
+        return self._encoder.embed_utterance(np.clip(scaled, -1, 1).astype(np.float32))
+
+    def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], centroids: np.ndarray,
+              confidence: float, duration: float, overlaps: list[tuple[float, float]]) -> None:
+        """Name speakers by first appearance and write the record's fields."""
+        talk: dict[int, float] = {}
+        for start, end, lab in turns:
+            talk[lab] = talk.get(lab, 0.0) + (end - start)
+        kept = {lab for lab, t in talk.items() if t >= self.min_speaker_s / 2}
+        names: dict[int, str] = {}
+        out: list[Turn] = []
+        for start, end, lab in turns:
+            if lab not in kept:
+                continue
+            names.setdefault(lab, f"SPEAKER_{len(names):02d}")
+            out.append(Turn(names[lab], round(max(0.0, start), 3), round(min(duration, end), 3)))
+        record.turns = out
+        record.num_speakers = len(names)
+        record.speaker_count_confidence = round(confidence, 3) if names else 1.0
+        record.speaker_embeddings = {name: centroids[lab].astype(np.float32) for lab, name in names.items()}
+        record.overlaps = [(round(s, 3), round(e, 3)) for s, e in overlaps if e - s >= self.min_overlap_s]
+
+
+def median_f0(samples: np.ndarray) -> float:
+    """Median F0 (Hz, YIN) over the louder half of the frames of a speech excerpt.
+
+    Restricting to the louder frames keeps mostly voiced speech, where YIN's estimate is meaningful.
+    """
+    import librosa
+
+    f0 = librosa.yin(samples.astype(np.float32), fmin=60, fmax=500, sr=SAMPLE_RATE,
+                     frame_length=1024, hop_length=256)
+    rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=256)[0][: f0.size]
+    loud = rms >= np.median(rms)
+    return float(np.median(f0[loud])) if loud.any() else float(np.median(f0))
+
+
+def _mask_outside(segmentations: Any, regions: list[tuple[float, float]]) -> None:
+    """Zero segmentation scores for frames whose centre lies outside every speech region."""
+    data = segmentations.data
+    chunks, frames, _ = data.shape
+    window = segmentations.sliding_window
+    for c in range(chunks):
+        centres = window[c].start + (np.arange(frames) + 0.5) * window.duration / frames
+        inside = np.zeros(frames, dtype=bool)
+        for start, end in regions:
+            inside |= (centres >= start) & (centres <= end)
+        data[c][~inside] = 0.0
+
+
+def _runs(mask: np.ndarray, start: float, step: float, min_gap_s: float) -> list[tuple[float, float]]:
+    """Time spans of the True runs of a frame mask (frame i starts at ``start + i * step``).
+
+    Runs separated by less than ``min_gap_s`` are joined.
+    """
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    spans: list[list[float]] = []
+    for a, b in zip(edges[::2], edges[1::2]):
+        lo, hi = start + a * step, start + b * step
+        if spans and lo - spans[-1][1] < min_gap_s:
+            spans[-1][1] = hi
+        else:
+            spans.append([lo, hi])
+    return [(max(0.0, lo), hi) for lo, hi in spans]
+
+
+def _split(start: float, end: float, max_len: float) -> list[tuple[float, float]]:
+    """``[start, end]`` cut into the fewest equal pieces no longer than ``max_len``."""
+    if end <= start:
+        return []
+    n = max(1, int(np.ceil((end - start) / max(max_len, 1e-3) - 1e-9)))
+    bounds = np.linspace(start, end, n + 1)
+    return [(float(a), float(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _fill_labels(n: int, embedded: list[int], labels: np.ndarray) -> list[int]:
+    """Cluster label for each of ``n`` pieces; a piece too short to embed takes the nearest
+    embedded piece's label (previous one on ties), since short pieces are mostly turn ends."""
+    out = [-1] * n
+    for index, label in zip(embedded, labels):
+        out[index] = int(label)
+    for i in range(n):
+        if out[i] < 0:
+            nearest = min(embedded, key=lambda j: (abs(j - i), j > i))
+            out[i] = out[nearest]
+    return out
+
+
+def _merge_turns(pieces: list[tuple[float, float]], labels: list[int],
+                 min_gap_s: float) -> list[tuple[float, float, int]]:
+    """Join consecutive pieces of one speaker that touch or sit less than ``min_gap_s`` apart."""
+    turns: list[list[Any]] = []
+    for (start, end), label in zip(pieces, labels):
+        if turns and turns[-1][2] == label and start - turns[-1][1] < min_gap_s:
+            turns[-1][1] = end
+        else:
+            turns.append([start, end, label])
+    return [(float(a), float(b), int(c)) for a, b, c in turns]

@@ -1,0 +1,156 @@
+"""Portable diarization (packaged pyannote segmentation + Resemblyzer), clustering helpers, and the
+portable perception chain separate -> VAD -> diarize on generated multi-speaker scenes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from paqa_builder import synth
+from paqa_builder.backends._clustering import cluster_embeddings, count_confidence
+from paqa_builder.backends.diarize_portable import PortableDiarizer, _merge_turns, _split
+from paqa_builder.record import SAMPLE_RATE, ClipRecord
+
+SENTENCES = (
+    "the weather is nice today", "please close the window", "i will meet you at the station",
+    "the train leaves at nine", "can you hear the music", "we should buy some bread",
+    "my brother lives in the city", "that was a very good idea", "turn left after the bridge",
+    "the coffee is too hot", "she found the keys under the table", "let us start the meeting now",
+)
+
+
+def make_scene(n_speakers: int, seed: int, seconds: float = 10.0):
+    """Distinct espeak voices taking turns (0.3-1.0 s gaps) over a synthetic background at 5-20 dB.
+
+    Returns (mixture, true turns [(speaker index, start, end)], number of speakers heard).
+    """
+    rng = np.random.default_rng(seed)
+    voices = [synth.VOICES[i] for i in rng.choice(len(synth.VOICES), n_speakers, replace=False)]
+    clean = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+    turns, t, k = [], rng.uniform(0.2, 0.5), 0
+    while True:
+        utterance = synth.speak(SENTENCES[rng.integers(len(SENTENCES))], voices[k % n_speakers])
+        start = int(t * SAMPLE_RATE)
+        if start + utterance.size > clean.size:
+            break
+        clean[start: start + utterance.size] = utterance
+        turns.append((k % n_speakers, t, t + utterance.size / SAMPLE_RATE))
+        t += utterance.size / SAMPLE_RATE + rng.uniform(0.3, 1.0)
+        k += 1
+    kind = synth.BACKGROUND_KINDS[rng.integers(len(synth.BACKGROUND_KINDS))]
+    mix = synth.mix_at_snr(clean, synth.background(kind, seconds, seed=seed), rng.uniform(5, 20))
+    return mix, turns, len({s for s, _, _ in turns})
+
+
+# -- clustering helpers (pure numpy/scipy) ---------------------------------------------------------
+
+def test_clusters_two_groups_and_orders_labels_by_first_occurrence():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    x = np.stack([b + 0.05 * rng.normal(size=16) for _ in range(3)]
+                 + [a + 0.05 * rng.normal(size=16) for _ in range(3)])
+    result = cluster_embeddings(x, np.ones(6), threshold=0.3)
+    assert result.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert result.centroids.shape == (2, 16)
+    np.testing.assert_allclose(np.linalg.norm(result.centroids, axis=1), 1.0, rtol=1e-6)
+    assert result.confidence == 1.0
+
+
+def test_light_cluster_is_folded_into_nearest():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=8), rng.normal(size=8)
+    x = np.stack([a, a + 0.01, b])
+    result = cluster_embeddings(x, np.array([2.0, 2.0, 0.3]), threshold=0.2, min_cluster_weight=1.0)
+    assert result.labels.tolist() == [0, 0, 0]
+    assert result.confidence <= 0.5
+
+
+def test_pitch_term_splits_voices_the_embedding_merges():
+    x = np.array([[1.0, 0.0], [1.0, 0.05], [1.0, 0.1], [1.0, 0.12]])
+    plain = cluster_embeddings(x, np.ones(4), threshold=0.2)
+    with_pitch = cluster_embeddings(x, np.ones(4), threshold=0.2, pitch_hz=np.array([100, 105, 220, 230]),
+                                    pitch_weight=0.5)
+    assert plain.labels.max() == 0
+    assert with_pitch.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_count_confidence_is_distance_to_nearest_merge():
+    assert count_confidence(np.array([0.1, 0.5]), threshold=0.3, margin=0.1) == 1.0
+    assert count_confidence(np.array([0.1, 0.32]), threshold=0.3, margin=0.1) == pytest.approx(0.2)
+    assert count_confidence(np.zeros(0), threshold=0.3, margin=0.1) == 0.5
+
+
+def test_split_and_merge_turns():
+    assert _split(0.0, 7.0, 3.0) == [(0.0, 7 / 3), (7 / 3, 14 / 3), (14 / 3, 7.0)]
+    assert _split(1.0, 2.0, 3.0) == [(1.0, 2.0)]
+    turns = _merge_turns([(0.0, 1.0), (1.0, 2.0), (2.05, 3.0), (4.0, 5.0)], [0, 0, 0, 1], 0.1)
+    assert turns == [(0.0, 3.0, 0), (4.0, 5.0, 1)]
+
+
+# -- real models -----------------------------------------------------------------------------------
+
+needs_espeak = pytest.mark.skipif(not synth.espeak_available(), reason="espeak-ng not installed")
+
+
+@pytest.fixture(scope="module")
+def chain():
+    from paqa_builder.backends.separate_dfn import DeepFilterNetSeparator
+    from paqa_builder.backends.vad_silero import SileroVAD
+
+    stages = [DeepFilterNetSeparator(), SileroVAD(), PortableDiarizer()]
+    for stage in stages:
+        stage.check_available()
+        stage.setup()
+        stage._ready = True
+    return stages
+
+
+@needs_espeak
+def test_portable_chain_counts_speakers_on_generated_scenes(chain):
+    separate, vad, diarize = chain
+    correct, results = 0, []
+    for seed, n in enumerate((1, 2, 3, 1, 2, 3)):
+        mix, truth, heard = make_scene(n, seed=100 + seed)
+        record = ClipRecord(clip_id=f"s{seed}", source="test", path=f"s{seed}.wav", audio=mix)
+        for stage in chain:
+            stage([record])
+        assert record.error is None, record.error
+        correct += record.num_speakers == heard
+        results.append((heard, record.num_speakers))
+
+        # contract of the written fields
+        names = [t.speaker for t in record.turns]
+        first_seen = list(dict.fromkeys(names))
+        assert first_seen == [f"SPEAKER_{i:02d}" for i in range(record.num_speakers)]
+        assert [t.start for t in record.turns] == sorted(t.start for t in record.turns)
+        assert all(0.0 <= t.start < t.end <= 10.0 and t.text == "" for t in record.turns)
+        assert set(record.speaker_embeddings) == set(first_seen)
+        assert all(v.shape == (256,) and v.dtype == np.float32 for v in record.speaker_embeddings.values())
+        assert 0.0 <= record.speaker_count_confidence <= 1.0
+        assert isinstance(record.overlaps, list)
+        # turns cover the speech: most of the true speaking time lies inside some turn
+        spoken = sum(e - s for _, s, e in truth)
+        covered = sum(max(0.0, min(e, t.end) - max(s, t.start)) for _, s, e in truth for t in record.turns)
+        assert covered > 0.8 * spoken
+        assert record.provenance["turns"].startswith("diarize:portable")
+    assert correct >= 4, results
+
+
+@needs_espeak
+def test_diarizer_alone_on_mixture_without_vad(chain):
+    diarize = chain[2]
+    mix, truth, heard = make_scene(2, seed=7)
+    record = ClipRecord(clip_id="m", source="test", path="m.wav", audio=mix)
+    diarize([record])
+    assert record.error is None
+    assert record.num_speakers == heard == 2
+    # the first turn starts where the first utterance does
+    assert abs(record.turns[0].start - truth[0][1]) < 0.3
+
+
+def test_no_speech_regions_means_no_speakers(chain):
+    diarize = chain[2]
+    record = ClipRecord(clip_id="q", source="test", path="q.wav",
+                        audio=np.zeros(3 * SAMPLE_RATE, dtype=np.float32), speech_regions=[])
+    diarize([record])
+    assert (record.num_speakers, record.turns, record.overlaps, record.speaker_embeddings) == (0, [], [], {})
