@@ -10,13 +10,14 @@ records; if that raises, it retries one record at a time so that only the bad cl
 
 from __future__ import annotations
 
+import abc
 import time
 from typing import Any, ClassVar
 
 from .record import ClipRecord
 
 
-class Stage:
+class Stage(abc.ABC):
     """Base class for every pipeline stage/backend.
 
     Subclasses set ``name`` (the stage slot, e.g. ``"transcribe"``), ``backend`` (e.g.
@@ -59,9 +60,9 @@ class Stage:
         return f"{self.name}:{self.backend}"
 
     # -- work ------------------------------------------------------------------------------------
-    def process_batch(self, batch: list[ClipRecord]) -> None:  # pragma: no cover - interface
+    @abc.abstractmethod
+    def process_batch(self, batch: list[ClipRecord]) -> None:
         """Fill ``writes`` on every record of ``batch`` in place (records here are live)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement process_batch")
 
     def __call__(self, batch: list[ClipRecord]) -> list[ClipRecord]:
         self.ensure_setup()

@@ -8,6 +8,8 @@ records, one per window, so no model ever sees a whole long file.
 
 from __future__ import annotations
 
+import abc
+
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -53,7 +55,7 @@ def window_id(base: str, k: int) -> str:
     return f"{base}_w{k:03d}"
 
 
-class Source:
+class Source(abc.ABC):
     """Base of all sources. Parameters (from the recipe's ``source:`` section):
 
     Args:
@@ -133,11 +135,13 @@ class Source:
             self._indexed = True
             self._index()
 
-    def _index(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _index(self) -> None:
+        """Find the files (and rows) of the source; fills the index-time report counts."""
 
-    def _iter_records(self) -> Iterator[ClipRecord]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _iter_records(self) -> Iterator[ClipRecord]:
+        """Yield the records in the source's deterministic order."""
 
     def __iter__(self) -> Iterator[ClipRecord]:
         self._ensure_index()
