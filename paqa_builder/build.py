@@ -70,7 +70,8 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
     if engine_kind == "ray":
         from .engine.ray_engine import run_ray
 
-        summary, seen = run_ray(recipe, records, state, total=total, progress=progress)
+        summary, seen = run_ray(recipe, stages, records, state, total=total, progress=progress,
+                                on_chunk=on_chunk)
     elif engine_kind == "local":
         summary, seen = run_local(recipe, stages, records, state, total=total, progress=progress,
                                   on_chunk=on_chunk)

@@ -1,4 +1,15 @@
-"""Encoding a processed chunk of records into committed parts (shared by both engines)."""
+"""Encoding processed records into committed chunk parts (shared by both engines).
+
+Encoding is split in two so that the Ray engine can do the expensive half on its workers:
+
+* ``encode_record``: one finished record -> its clip row, QA rows, failure line and counts
+  (FLAC-encodes the audio; runs wherever the record is, and lets the big arrays go);
+* ``assemble_chunk``: the encoded records of one chunk, in source order -> the two Parquet parts,
+  the failures and the chunk stats (cheap; runs where parts are committed).
+
+The local engine calls ``encode_chunk`` (both halves); the Ray engine calls ``encode_record`` in a
+``map_batches`` task and ``assemble_chunk`` on the driver. Both therefore write the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +29,7 @@ def chunked(records: Iterable[ClipRecord], size: int) -> Iterator[list[ClipRecor
         if not block:
             return
         yield block
+        del block  # the consumer owns the chunk now; don't keep it alive while reading the next
 
 
 def _parquet_bytes(rows: list[dict[str, Any]], kind: str) -> bytes:
@@ -32,29 +44,49 @@ def _parquet_bytes(rows: list[dict[str, Any]], kind: str) -> bytes:
     return buf.getvalue()
 
 
-def encode_chunk(records: list[ClipRecord], ratios: dict[str, float]) -> tuple[bytes, bytes, list[dict], dict]:
-    """``(clips_parquet, qa_parquet, failures, stats)`` for a chunk whose stages have run."""
+def encode_record(record: ClipRecord, ratios: dict[str, float]) -> dict[str, Any]:
+    """Rows of one record whose stages have run: ``{clip, qa, failure, audio_seconds}``.
+
+    A failed or gated record gives only its ``failure`` line; a live one gives its ``clip`` row
+    and its ``qa`` rows (the FLAC bytes are shared by all of them). The record's audio array is
+    released once encoded, so a chunk holds bytes, not float arrays, while it waits to commit.
+    """
+    if not record.live:
+        return {"clip": None, "qa": [], "failure": failure_row(record), "audio_seconds": 0.0,
+                "failed": record.error is not None}
+    split = split_of(group_id(record), ratios)
+    audio = flac_bytes(record.audio, record.sample_rate)
+    encoded = {"clip": clip_row(record, split, audio), "qa": qa_rows(record, split, audio),
+               "failure": None, "audio_seconds": float(record.duration or 0.0), "failed": False}
+    record.audio = None
+    return encoded
+
+
+def assemble_chunk(encoded: list[dict[str, Any]]) -> tuple[bytes, bytes, list[dict], dict]:
+    """``(clips_parquet, qa_parquet, failures, stats)`` from a chunk's encoded records, in order."""
     clip_rows: list[dict[str, Any]] = []
     question_rows: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     stats: dict[str, Any] = {"done": 0, "failed": 0, "skipped": 0, "audio_seconds": 0.0,
                              "rows": {"clips": {s: 0 for s in SPLITS}, "qa": {s: 0 for s in SPLITS}},
                              "tasks": {}}
-    for record in records:
-        if not record.live:
-            failures.append(failure_row(record))
-            stats["failed" if record.error else "skipped"] += 1
+    for item in encoded:
+        if item["clip"] is None:
+            failures.append(item["failure"])
+            stats["failed" if item["failed"] else "skipped"] += 1
             continue
-        split = split_of(group_id(record), ratios)
-        audio = flac_bytes(record.audio, record.sample_rate)
-        clip_rows.append(clip_row(record, split, audio))
-        rows = qa_rows(record, split, audio)
-        question_rows += rows
+        split = item["clip"]["split"]
+        clip_rows.append(item["clip"])
+        question_rows += item["qa"]
         stats["done"] += 1
-        stats["audio_seconds"] += float(record.duration or 0.0)
+        stats["audio_seconds"] += item["audio_seconds"]
         stats["rows"]["clips"][split] += 1
-        stats["rows"]["qa"][split] += len(rows)
-        for row in rows:
+        stats["rows"]["qa"][split] += len(item["qa"])
+        for row in item["qa"]:
             stats["tasks"][row["task"]] = stats["tasks"].get(row["task"], 0) + 1
-        record.audio = None  # the bytes are encoded; free the array
     return _parquet_bytes(clip_rows, "clips"), _parquet_bytes(question_rows, "qa"), failures, stats
+
+
+def encode_chunk(records: list[ClipRecord], ratios: dict[str, float]) -> tuple[bytes, bytes, list[dict], dict]:
+    """``(clips_parquet, qa_parquet, failures, stats)`` for a chunk whose stages have run."""
+    return assemble_chunk([encode_record(record, ratios) for record in records])
