@@ -122,5 +122,8 @@ def validate_shape(recipe: dict[str, Any]) -> None:
 def fingerprint(recipe: dict[str, Any]) -> str:
     """Stable hash of everything that changes the output (engine options excluded)."""
     relevant = {k: v for k, v in recipe.items() if k not in ("engine", "name")}
+    # placement options (stages.<slot>.ray) change where a stage runs, not what it writes
+    relevant["stages"] = {slot: {k: v for k, v in (params or {}).items() if k != "ray"}
+                          for slot, params in recipe.get("stages", {}).items()}
     blob = json.dumps(relevant, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -185,3 +185,14 @@ def test_recipe_overrides_and_errors(tmp_path):
         load_recipe(str(evil))
     with pytest.raises(RecipeError, match="split ratios"):
         load_recipe("labels_only", ["split.train=0.9"])
+
+
+def test_ray_placement_options_are_not_stage_params_nor_part_of_the_fingerprint():
+    from paqa_builder.config import fingerprint
+
+    recipe = _recipe()
+    base = fingerprint(recipe)
+    recipe["stages"]["compose"]["ray"] = {"concurrency": 2, "num_cpus": 1}
+    stages = build_pipeline(recipe)
+    assert [s.name for s in stages] == ["check", "compose"]
+    assert fingerprint(recipe) == base

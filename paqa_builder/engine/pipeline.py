@@ -1,7 +1,6 @@
 """Building and checking the stage list of a recipe, and running a chunk of records through it.
 
-Shared by the local and the Ray engines so that both run exactly the same stages on the same
-records. ``build_pipeline`` checks, before any audio is read, that every field a stage reads is
+Shared by the local and the Ray engines so that both build exactly the same stages. ``build_pipeline`` checks, before any audio is read, that every field a stage reads is
 written by the source or an earlier stage, and that every backend can load its models.
 """
 
@@ -10,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..record import SOURCE_FIELDS, ClipRecord, record_fields
+from ..record import SOURCE_FIELDS, record_fields
 from ..registry import build_stage
 from ..stage import Stage
 
@@ -33,6 +32,7 @@ def build_pipeline(recipe: dict[str, Any], context: dict[str, Any] | None = None
     known = record_fields()
     for slot, params in recipe["stages"].items():
         params = dict(params or {})
+        params.pop("ray", None)  # engine placement options (num_cpus, concurrency, ...), not stage params
         try:
             stage_cls_params = _accepted_params(slot, params)
         except (ValueError, RuntimeError) as exc:
@@ -68,17 +68,3 @@ def _accepted_params(slot: str, params: dict[str, Any]) -> set[str]:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()) and cls.__init__ is Stage.__init__:
         return set()
     return {name for name in sig.parameters if name != "self"}
-
-
-def run_stages(stages: list[Stage], records: list[ClipRecord]) -> list[ClipRecord]:
-    """Run ``records`` through every stage in order, each stage in its own batch size."""
-    for stage in stages:
-        for i in range(0, len(records), max(1, stage.batch_size)):
-            stage(records[i:i + stage.batch_size])
-    for record in records:
-        # Arrays are dropped as soon as the record is done so memory stays bounded per chunk;
-        # the writer keeps the decoded mono audio (needed for the Audio column).
-        record.speech_audio = None
-        record.background_audio = None
-        record.speaker_embeddings = None
-    return records
