@@ -193,6 +193,6 @@ def test_ray_placement_options_are_not_stage_params_nor_part_of_the_fingerprint(
     recipe = _recipe()
     base = fingerprint(recipe)
     recipe["stages"]["compose"]["ray"] = {"concurrency": 2, "num_cpus": 1}
-    stages = build_pipeline(recipe)
+    stages = build_pipeline(recipe, provided={"audio"})
     assert [s.name for s in stages] == ["check", "compose"]
     assert fingerprint(recipe) == base
