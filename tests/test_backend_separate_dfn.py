@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from paqa_builder import synth
-from paqa_builder.backends.separate_dfn import DeepFilterNetSeparator, speech_frames
+from paqa_builder.backends.separate_dfn import DeepFilterNetSeparator
+from paqa_builder.backends.stems import speech_frames
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
 
 pytestmark = pytest.mark.skipif(not synth.espeak_available(), reason="espeak-ng not installed")

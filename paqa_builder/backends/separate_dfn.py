@@ -20,35 +20,7 @@ import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord
 from ..stage import Stage
-
-
-def speech_frames(
-    speech: np.ndarray,
-    background: np.ndarray,
-    frame_samples: int,
-    dominance_db: float = 0.0,
-    floor_db: float = -60.0,
-    dynamic_range_db: float = 45.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame energies of both stems and a mask of the frames where speech dominates.
-
-    A frame counts as speech when its speech-stem level is at least ``dominance_db`` above the
-    background-stem level, above ``floor_db`` dBFS, and within ``dynamic_range_db`` of the loudest
-    speech frame (the last rule keeps enhancer residue in pauses from counting as speech).
-    Returns ``(speech_energy, background_energy, mask)``, one value per full or partial frame.
-    """
-    n_frames = max(1, int(np.ceil(speech.size / frame_samples)))
-    pad = n_frames * frame_samples - speech.size
-    s = np.pad(speech.astype(np.float64), (0, pad)).reshape(n_frames, frame_samples)
-    b = np.pad(background.astype(np.float64), (0, pad)).reshape(n_frames, frame_samples)
-    s_energy = np.mean(s * s, axis=1)
-    b_energy = np.mean(b * b, axis=1)
-    tiny = 1e-12
-    s_db = 10 * np.log10(s_energy + tiny)
-    b_db = 10 * np.log10(b_energy + tiny)
-    floor = max(floor_db, float(np.max(s_db)) - dynamic_range_db)
-    mask = (s_db >= b_db + dominance_db) & (s_db > floor)
-    return s_energy, b_energy, mask
+from .stems import stem_stats
 
 
 class DeepFilterNetSeparator(Stage):
@@ -57,7 +29,7 @@ class DeepFilterNetSeparator(Stage):
     Also writes:
 
     * ``speech_ratio``: share of the clip's duration made of analysis frames (``frame_s`` long)
-      in which the speech stem dominates the background stem (see ``speech_frames``).
+      in which the speech stem dominates the background stem (see ``stems.speech_frames``).
     * ``snr_db``: speech-stem energy over background-stem energy, in dB, summed over those speech
       frames only (so silence between utterances does not lower it). When no frame holds speech it
       is taken over the whole clip instead. Clipped to [-60, 60] dB.
@@ -198,15 +170,10 @@ class DeepFilterNetSeparator(Stage):
         return speech.astype(np.float32)
 
     def measure(self, speech: np.ndarray, background: np.ndarray) -> tuple[float, float]:
-        """``(speech_ratio, snr_db)`` of a pair of stems, as defined in the class docstring."""
-        frame = max(1, int(round(self.frame_s * SAMPLE_RATE)))
-        s_energy, b_energy, mask = speech_frames(
-            speech, background, frame, self.dominance_db, self.floor_db, self.dynamic_range_db
-        )
-        ratio = float(np.mean(mask)) if mask.size else 0.0
-        sel = mask if mask.any() else np.ones_like(mask)
-        snr = 10 * np.log10((float(np.sum(s_energy[sel])) + 1e-12) / (float(np.sum(b_energy[sel])) + 1e-12))
-        return ratio, float(np.clip(snr, -60.0, 60.0))
+        """``(speech_ratio, snr_db)`` of a pair of stems (shared definition: ``stems.stem_stats``)."""
+        stats = stem_stats(speech, background, SAMPLE_RATE, self.frame_s, self.dominance_db,
+                           self.floor_db, self.dynamic_range_db)
+        return stats.speech_ratio, stats.snr_db
 
     def process_batch(self, batch: list[ClipRecord]) -> None:
         """Separate every clip of the batch (one clip at a time: the runtime is single-stream)."""
