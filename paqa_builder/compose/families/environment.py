@@ -54,8 +54,8 @@ def env_present(facts: Facts, ctx: Ctx) -> list[Question]:
             check=f"the {target.name} is in the background sounds, the other options are not.",
             planning=choose(ctx.rng, PLANNING["env"]),
             trap=Trap(option=names[0],
-                      tempting=f"The {names[0]} is a close relative of what I hear, so it looks "
-                               f"like a match.",
+                      tempting=f"At a first listen, part of the background could pass for a "
+                               f"{names[0]}, so it looks like a match.",
                       correction=f"the {names[0]} is not among the sounds I identified; the sound "
                                  f"that is actually there is the {target.name} {span(target)}."),
             option_mids={target.name: target.mid, **{n: m for m, n in wrong}},
