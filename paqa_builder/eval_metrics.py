@@ -18,9 +18,41 @@ def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key)
 
 
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+         "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_RE = re.compile(r"(?<![\w.:])(\d{1,6})(?:[.:](\d{2}))?(?![\w.:]*\d)")
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 1,000,000 ('forty two', 'one hundred five')."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    rest = n % 1000
+    return number_words(n // 1000) + " thousand" + ("" if rest == 0 else " " + number_words(rest))
+
+
+def _spell_numbers(text: str) -> str:
+    """Digits as words, clock times '7.15'/'7:15' as 'seven fifteen' ('7:00' as 'seven')."""
+    def repl(m: re.Match[str]) -> str:
+        words = number_words(int(m.group(1)))
+        if m.group(2) and int(m.group(2)):
+            words += " " + number_words(int(m.group(2)))
+        return " " + words + " "
+    return _NUMBER_RE.sub(repl, text)
+
+
 def normalize_words(text: str | None) -> str:
-    """Lower-case words without punctuation (apostrophes kept), single-spaced."""
-    return " ".join(_WORD_RE.findall((text or "").lower().replace("\u2019", "'")))
+    """Lower-case words without punctuation (apostrophes kept), single-spaced; numbers written
+    with digits become words on both sides, so Whisper's '7.15' matches a script's 'seven fifteen'
+    (numbers of seven digits and more are left alone)."""
+    text = _spell_numbers((text or "").lower().replace("\u2019", "'"))
+    return " ".join(_WORD_RE.findall(text))
 
 
 # -- WER ---------------------------------------------------------------------------------------
@@ -194,9 +226,32 @@ def tag_precision_recall(truth: Sequence[Iterable[str]], predicted: Sequence[Ite
 
 # -- answer keys -------------------------------------------------------------------------------
 
+def _as_list(value: Any) -> list[Any]:
+    """A list from None, a list, or a numpy array read back from parquet."""
+    if value is None:
+        return []
+    return value.tolist() if hasattr(value, "tolist") else list(value)
+
+
+def _variant(evidence: Any) -> str | None:
+    """The question variant stored in a row's evidence (a dict, or JSON text from parquet)."""
+    import json
+
+    if isinstance(evidence, (str, bytes)) and evidence:
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            return None
+    return evidence.get("variant") if isinstance(evidence, dict) else None
+
+
 def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
-                        verify: Callable[[dict[str, Any], Any], bool | None]) -> dict[str, Any]:
+                        verify: Callable[[dict[str, Any], Any], bool | None],
+                        max_examples: int = 50) -> dict[str, Any]:
     """Share of verifiable questions whose key ``verify`` confirms, per task and overall.
+
+    The first ``max_examples`` rows with a wrong key are listed (id, task, variant, question,
+    keyed answer, options), so that a report shows what to fix.
 
     ``records`` maps clip id to the ground-truth record; rows whose clip has none are counted as
     ``no_truth``. ``verify`` returns True (key correct), False (wrong) or None (cannot tell);
@@ -226,7 +281,9 @@ def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
         t["correct"] += int(bool(ok))
         if not ok:
             wrong.append({"id": row.get("id"), "task": row.get("task"),
-                          "question": row.get("question"), "answer_text": row.get("answer_text")})
+                          "variant": _variant(row.get("evidence")),
+                          "question": row.get("question"), "answer_text": row.get("answer_text"),
+                          "choices": [str(c) for c in _as_list(row.get("choices"))]})
     for t in tasks.values():
         t["accuracy"] = t["correct"] / t["verified"] if t["verified"] else None
     verified = sum(t["verified"] for t in tasks.values())
@@ -235,4 +292,4 @@ def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
             "overall": {"questions": sum(t["questions"] for t in tasks.values()),
                         "verified": verified, "correct": correct,
                         "accuracy": correct / verified if verified else None},
-            "wrong_examples": wrong[:20], "errors": errors}
+            "wrong_examples": wrong[:max_examples], "errors": errors}

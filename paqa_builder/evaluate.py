@@ -327,8 +327,9 @@ def write_report(fig: dict[str, Any], out_dir: str | Path) -> Path:
               f"{d['scored_speech_s']:.1f} s of scored speech."]
     wrong = (fig.get("answer_keys") or {}).get("wrong_examples") or []
     if wrong:
-        lines += ["", "## Wrong answer keys (first 20)", ""]
-        lines += [f"- `{w['id']}` ({w['task']}): {w['question']} -> {w['answer_text']}" for w in wrong]
+        lines += ["", f"## Wrong answer keys (first {len(wrong)})", ""]
+        lines += [f"- `{w['id']}` ({w['task']}/{w.get('variant')}): {w['question']} -> "
+                  f"{w['answer_text']} (options: {' | '.join(w.get('choices') or [])})" for w in wrong]
     if fig["notes"]:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in fig["notes"]]
     lines += [""] + [f"![{p}]({p})" for p in plots]

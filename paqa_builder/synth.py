@@ -28,14 +28,19 @@ class Voice:
 
 
 VOICES: tuple[Voice, ...] = (
-    Voice("spk_a", "en-us+m3", 35, 150),
-    Voice("spk_b", "en-gb+f3", 75, 165),
-    Voice("spk_c", "en-us+m7", 20, 135),
+    Voice("spk_a", "en-us+m1", 35, 140),
+    Voice("spk_b", "en-us+f1", 75, 145),
+    Voice("spk_c", "en-us+m2", 55, 145),
     Voice("spk_d", "en-gb-x-rp+f5", 90, 175),
-    Voice("spk_e", "en-029+m1", 50, 145),
-    Voice("spk_f", "en-us+f2", 65, 155),
+    Voice("spk_e", "en-us+m6", 75, 150),
+    Voice("spk_f", "en-us+f2", 40, 150),
 )
-"""Distinct voices (variant, pitch and rate differ) used as synthetic speakers."""
+"""Distinct voices (variant, pitch and rate differ) used as synthetic speakers.
+
+Median F0 measured with YIN: about 85, 237, 106, 320, 130 and 180 Hz, so neighbours in pitch
+are about 0.2 or more apart in log-F0 and every pair is apart in Resemblyzer space too (the
+earlier en-us+m3, en-us+m7 and en-029+m1 voices sat within 10 % of each other in pitch and were
+merged by the portable diarizer, and Whisper base misheard the Caribbean voice)."""
 
 
 def espeak_available() -> bool:

@@ -305,3 +305,63 @@ def test_model_tags_unconfirmed_by_labels_are_not_asserted(onto):
     assert all("[1.0-9.0s]" in r["chain"] for r in strict)  # the model gives the label its timing
     loose = build("all")
     assert any(r["answer_text"].lower().startswith("chicken") for r in loose)
+
+
+def _temporal_rows(origin: str, sounds: tuple[str, ...] = ("bark", "rain")) -> list[dict]:
+    """Temporal questions on the sample dialogue (first turn 0.5-3.0 s) with timed sounds of
+    ``origin``: a bark over the first turn and/or rain well after it."""
+    from paqa_builder.compose.samples import speech_record
+    from paqa_builder.record import BackgroundEvent
+
+    events = {"bark": BackgroundEvent("Bark", "/m/05tny_", 0.8, 0.0, 2.0, origin),
+              "rain": BackgroundEvent("Rain", "/m/06mb1", 0.7, 4.0, 9.0, origin)}
+    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=10, reflect_share=0.0,
+                    tasks=["temporal"])
+    rows = []
+    for i in range(8):
+        rec = speech_record(f"timed{i}")
+        rec.background = [events[name] for name in sounds]
+        rows += compose(comp, rec)
+    return rows
+
+
+def test_tagger_spans_only_prove_presence() -> None:
+    """Patchy tagger spans never support 'before/after' or 'which sound first'; ground-truth
+    spans do (timed_absence_origins)."""
+    model = _temporal_rows("model")
+    variants = {r["evidence"]["variant"] for r in model}
+    assert "first_sound" not in variants
+    relative = [r for r in model if r["evidence"]["variant"] == "relative"]
+    assert relative and {r["answer_text"] for r in relative} == {"while the first speaker is talking"}
+    assert all(r["evidence"]["sound"] == "bark" for r in relative)
+    assert not [r for r in _temporal_rows("model", ("rain",)) if r["evidence"]["variant"] == "relative"]
+    truth = _temporal_rows("truth")
+    assert {"first_sound", "relative", "during"} <= {r["evidence"]["variant"] for r in truth}
+    rain = [r for r in _temporal_rows("truth", ("rain",)) if r["evidence"]["variant"] == "relative"]
+    assert rain and {r["answer_text"] for r in rain} == {"after the first speaker's turn ends"}
+
+
+def test_misheard_words_are_never_quoted_or_asked() -> None:
+    """One low-scored word keeps its sentence out of every quote; content answers need
+    min_word_score."""
+    from paqa_builder.compose.samples import speech_record
+
+    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=10, reflect_share=0.0,
+                    tasks=["speaker_quote", "quote_speaker", "speaker_order", "content"])
+    rec = speech_record("misheard")
+    for w in rec.words:
+        if w.word == "awake":
+            w.score = 0.3
+        if w.word.startswith("neighbours"):
+            w.score = 0.85  # good enough to quote (>= 0.6), not to be a content answer (< 0.9)
+    rows = compose(comp, rec)
+    # a misheard word may still be a wrong option of a content question (said by someone else),
+    # but never an answer, a quoted question, or a quote option
+    texts = [r["answer_text"] for r in rows] + [r["question"] for r in rows] + \
+        [c for r in rows if r["task"] != "content" for c in r["choices"]]
+    assert rows and not any("awake" in t for t in texts)
+    assert any("neighbours" in t for t in texts)  # its sentence is still quoted
+    content = [r for r in rows if r["task"] == "content"]
+    assert content and all(r["answer_text"] not in {"awake", "neighbours"} for r in content)
+    clean = compose(comp, speech_record("clean"))
+    assert any("awake" in r["answer_text"] for r in clean)

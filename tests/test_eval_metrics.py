@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -88,7 +89,8 @@ def test_tag_precision_recall_hand_computed():
 
 
 def test_answer_key_accuracy_with_injected_verify():
-    rows = [{"id": f"c/{t}/{i}", "clip_id": "c", "task": t, "answer": a}
+    rows = [{"id": f"c/{t}/{i}", "clip_id": "c", "task": t, "answer": a,
+             "evidence": json.dumps({"variant": f"v{i}"}), "choices": np.array(["one", "two"])}
             for i, (t, a) in enumerate([("speaker_count", "A"), ("speaker_count", "B"),
                                         ("env_present", "A"), ("acoustic", "A"), ("content", "A")])]
     rows.append({"id": "orphan/env_present/0", "clip_id": "orphan", "task": "env_present", "answer": "A"})
@@ -109,6 +111,10 @@ def test_answer_key_accuracy_with_injected_verify():
     assert out["per_task"]["content"]["unverifiable"] == 1 and "KeyError" in out["errors"][0]
     assert out["overall"]["accuracy"] == pytest.approx(2 / 3)
     assert [w["id"] for w in out["wrong_examples"]] == ["c/speaker_count/1"]
+    assert out["wrong_examples"][0]["variant"] == "v1"  # evidence read back from parquet JSON
+    assert out["wrong_examples"][0]["choices"] == ["one", "two"]
+    assert M.answer_key_accuracy(rows * 3, {"c": "truth-of-c"}, verify,
+                                 max_examples=2)["wrong_examples"] == out["wrong_examples"] * 2
 
 
 # -- end to end on a tiny hand-made dataset --------------------------------------------------------
@@ -222,3 +228,16 @@ def test_eval_cli(tiny, tmp_path, monkeypatch, capsys):
 def test_load_truth_requires_manifest(tmp_path):
     with pytest.raises(FileNotFoundError, match="paqa-build mix"):
         load_truth(tmp_path)
+
+
+def test_numbers_are_normalised_on_both_sides():
+    """Whisper writes digits where the script spelled numbers; the WER must not count that."""
+    assert M.normalize_words("Please call Maria at 5, 5, 5, 2, 1, 9, 8.") == \
+        "please call maria at five five five two one nine eight"
+    assert M.normalize_words("Boarding at 7.15 from gate 42") == \
+        "boarding at seven fifteen from gate forty two"
+    assert M.normalize_words("It leaves at 10:00.") == "it leaves at ten"
+    assert M.number_words(305) == "three hundred five" and M.number_words(12000) == "twelve thousand"
+    c = M.wer_counts("The train leaves at seven fifteen", "the train leaves at 7.15")
+    assert (c.hits, c.substitutions, c.deletions, c.insertions) == (6, 0, 0, 0)
+    assert M.wer_counts("gate nine", "gate 8").substitutions == 1

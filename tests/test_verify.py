@@ -27,7 +27,10 @@ def onto() -> Ontology:
 
 @pytest.fixture(scope="module")
 def composed() -> list[tuple[dict, object]]:
-    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=3, reflect_share=0.3)
+    # the sample records carry tagger ("model") events; trusting their spans for absence too
+    # (not the default) keeps every temporal variant, first_sound included, in the checked set
+    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=3, reflect_share=0.3,
+                    timed_absence_origins=["model", "truth"])
     records = [speech_record(), label_record(),
                speech_record("trio", turns=(
                    ("X", 0.2, 2.5, "Where did you park the blue car yesterday?"),

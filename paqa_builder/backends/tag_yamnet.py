@@ -225,7 +225,8 @@ class YamnetTagger(Stage):
         logits = np.stack(outs).astype(np.float32)
         if "output_scale" in q:
             logits = q["output_scale"] * (logits - q["output_zp"])
-        return 1.0 / (1.0 + np.exp(-logits))
+        # clipped so that very negative int8 logits give 0 without an overflow warning
+        return 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
 
     def process_batch(self, batch: list[ClipRecord]) -> None:
         """Fill ``background`` for each clip: model events (timed) plus source-label events."""

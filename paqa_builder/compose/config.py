@@ -69,10 +69,23 @@ class ComposeConfig:
     """Faster-talker questions need this words-per-second ratio."""
     min_talk_time_ratio: float = 1.3
     """'Talks the most' needs the top speaker's talk time to exceed the runner-up's by this factor."""
-    min_word_score: float = 0.5
-    """Words scored below this by the aligner are not used as the answer of content questions."""
+    min_word_score: float = 0.9
+    """Words scored below this by the recogniser/aligner are not used as the answer of content
+    questions. Measured on 60 mixed scenes (faster-whisper base, espeak voices): 86 % of words
+    scoring >= 0.5 were right, 96 % of those scoring >= 0.9."""
+    min_quote_word_score: float = 0.6
+    """A sentence is quoted (speaker_quote, quote_speaker, 'first speaker' descriptions) only when
+    every one of its words scored at least this; one misheard word makes a quote that no speaker
+    said. Ignored when the words carry no scores."""
     min_gap_s: float = 0.5
     """Temporal orderings (before/after/first) need events separated by at least this gap."""
+    timed_absence_origins: list[str] = field(default_factory=lambda: ["truth"])
+    """Event origins whose time spans are complete enough to say a sound is *not* heard at some
+    moment (before/after the first speech, which sound starts first, 'elsewhere' distractors of
+    'while' questions). Tagger spans (origin ``model``) are not: measured on mixed scenes, YAMNet
+    detects a steady background only in patches between words, so 'after the first turn' read off
+    its spans was wrong for sounds present all along. Sounds of other origins may still be asked
+    about positively (heard while someone talks)."""
     min_overlap_s: float = 0.5
     """'While' questions need a sound to overlap the speaker's turns by at least this much."""
     noisy_snr_db: float = 5.0
@@ -112,6 +125,7 @@ class ComposeConfig:
         """A copy that trusts every confidence (for records built from ground truth)."""
         out = ComposeConfig(**{f.name: getattr(self, f.name) for f in fields(self)})
         out.min_asr_confidence = out.min_speaker_count_confidence = 0.0
-        out.min_tag_score = out.min_word_score = 0.0
+        out.min_tag_score = out.min_word_score = out.min_quote_word_score = 0.0
         out.min_speech_snr_db = -1e9
+        out.timed_absence_origins = ["truth", "model", "source"]  # every span is the truth
         return out

@@ -22,11 +22,22 @@ def _clip_text(facts: Facts) -> str:
 
 
 def _well_scored(facts: Facts, ctx: Ctx) -> set[str] | None:
-    """Words scored >= min_word_score by the aligner; None when no word scores exist."""
-    scored = [w for w in facts.words or [] if w.score is not None]
-    if not scored:
+    """Words scored >= min_word_score whose whole sentence scored >= min_quote_word_score (a
+    misheard neighbour often means a misheard inflection too: 'sleeping' heard as 'sleep');
+    None when no word scores exist."""
+    words = sorted((w for w in facts.words or [] if w.score is not None), key=lambda w: w.start)
+    if not words:
         return None
-    return {t for w in scored if w.score >= ctx.cfg.min_word_score for t in normalize_text(w.word).split()}
+    out: set[str] = set()
+    sentence: list = []
+    for i, w in enumerate(words):
+        sentence.append(w)
+        if w.word.rstrip("\"')").endswith((".", "?", "!")) or i == len(words) - 1:
+            if min(x.score for x in sentence) >= ctx.cfg.min_quote_word_score:
+                out |= {t for x in sentence if x.score >= ctx.cfg.min_word_score
+                        for t in normalize_text(x.word).split()}
+            sentence = []
+    return out
 
 
 def _context(word: str, text: str, width: int = 4) -> str:

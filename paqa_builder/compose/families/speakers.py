@@ -49,10 +49,32 @@ def quotes_of(sp: Speaker, ctx: Ctx) -> list[str]:
             if len(normalize_text(sent).split()) >= ctx.cfg.min_quote_words]
 
 
+def quote_well_heard(quote: str, sp: Speaker, facts: Facts, threshold: float) -> bool:
+    """True when every word of ``quote`` was recognised in ``sp``'s words with a score of at least
+    ``threshold`` (also when no word carries a score, or ``threshold`` is 0).
+
+    The quote is looked up as a contiguous run of the speaker's scored words; a quote that cannot
+    be found there (words not assigned to speakers) is not trusted.
+    """
+    if threshold <= 0:
+        return True
+    seq = [(tok, w.score) for w in sorted(facts.words or [], key=lambda w: w.start)
+           if w.speaker == sp.label for tok in normalize_text(w.word).split()]
+    if not any(score is not None for _, score in seq):
+        return not seq or not facts.words or all(w.score is None for w in facts.words)
+    q = normalize_text(quote).split()
+    toks = [tok for tok, _ in seq]
+    for i in range(len(toks) - len(q) + 1):
+        if toks[i:i + len(q)] == q:
+            return all(score is not None and score >= threshold for _, score in seq[i:i + len(q)])
+    return False
+
+
 def _unique_quotes(sp: Speaker, facts: Facts, ctx: Ctx) -> list[str]:
-    """Quotes of ``sp`` that no other speaker could be heard saying."""
+    """Well-heard quotes of ``sp`` that no other speaker could be heard saying."""
     return [q for q in quotes_of(sp, ctx)
-            if all(similarity(q, o.text) < QUOTE_CLASH for o in facts.speakers or [] if o is not sp)]
+            if all(similarity(q, o.text) < QUOTE_CLASH for o in facts.speakers or [] if o is not sp)
+            and quote_well_heard(q, sp, facts, ctx.cfg.min_quote_word_score)]
 
 
 def _fillers(facts: Facts, ctx: Ctx, k: int) -> list[str]:

@@ -3,7 +3,9 @@ speech, which sound comes first.
 
 Only *timed* sound events are used (tagger or mixer spans): a clip-level dataset label says nothing
 about when a sound happens. Every ordering needs a clear gap (``min_gap_s``) and every 'while' an
-overlap of at least ``min_overlap_s``; otherwise the family abstains.
+overlap of at least ``min_overlap_s``; otherwise the family abstains. A claim that a sound is *not*
+heard at some moment (before/after, first sound, 'elsewhere' distractors) also needs spans from an
+origin in ``timed_absence_origins``: a tagger's patchy spans only prove presence.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ def _timed(facts: Facts) -> dict[str, list[Sound]]:
         if ev.timed:
             out.setdefault(ev.name, []).append(ev)
     return out
+
+
+def _complete(events: list[Sound], cfg: Any) -> bool:
+    """True when every span of ``events`` comes from an origin trusted to show absence too."""
+    return bool(events) and all(e.origin in cfg.timed_absence_origins for e in events)
 
 
 def _overlap(events: list[Sound], spans: list[tuple[float, float]]) -> float:
@@ -63,6 +70,17 @@ def relation(events: list[Sound], first: tuple[float, float], cfg: Any) -> str |
     return kinds.pop() if len(kinds) == 1 else None
 
 
+def _relation_claim(events: list[Sound], first: tuple[float, float], cfg: Any) -> str | None:
+    """What may be asserted about ``events`` against the first turn: the full ``relation`` for
+    complete spans; for patchy (tagger) spans only DURING, when one of them overlaps the turn."""
+    if _complete(events, cfg):
+        return relation(events, first, cfg)
+    a, b = first
+    if any(min(e.end, b) - max(e.start, a) >= cfg.min_overlap_s for e in events):
+        return DURING
+    return None
+
+
 def _first_turn(facts: Facts) -> tuple[float, float] | None:
     turns = [t for sp in facts.speakers or [] for t in sp.turns]
     if not turns:
@@ -82,7 +100,8 @@ def temporal(facts: Facts, ctx: Ctx) -> list[Question]:
     for sp in facts.speakers or []:
         spans = _turn_spans(sp)
         during = [n for n, evs in timed.items() if _overlap(evs, spans) >= cfg.min_overlap_s]
-        apart = [n for n, evs in timed.items() if _gap(evs, spans) >= cfg.min_gap_s]
+        apart = [n for n, evs in timed.items()
+                 if _complete(evs, cfg) and _gap(evs, spans) >= cfg.min_gap_s]
         if not during:
             continue
         name = ctx.rng.choice(during)
@@ -118,7 +137,7 @@ def temporal(facts: Facts, ctx: Ctx) -> list[Question]:
         ))
     first = _first_turn(facts)
     if first is not None:
-        found = {n: r for n, evs in timed.items() if (r := relation(evs, first, cfg))}
+        found = {n: r for n, evs in timed.items() if (r := _relation_claim(evs, first, cfg))}
         if found:
             name = ctx.rng.choice(sorted(found))
             answer = found[name]
@@ -142,7 +161,8 @@ def temporal(facts: Facts, ctx: Ctx) -> list[Question]:
                           correction=fact[0].lower() + fact[1:]),
             ))
     starts = sorted(((min(e.start for e in evs), n) for n, evs in timed.items()))
-    if len(starts) >= 2 and starts[1][0] - starts[0][0] >= cfg.min_gap_s:
+    if (len(starts) >= 2 and starts[1][0] - starts[0][0] >= cfg.min_gap_s
+            and all(_complete(evs, cfg) for evs in timed.values())):
         name = starts[0][1]
         later = [n for _, n in starts[1:]][: cfg.num_choices - 1]
         absent = ctx.picker.near(facts, [timed[name][0].mid], cfg.num_choices - 1 - len(later),
@@ -185,7 +205,7 @@ def check_temporal(facts: Facts, evidence: dict[str, Any], choices: list[str],
         evs = _find(facts, str(evidence.get("sound")), None)
         if first is None:
             return None
-        rel = relation(evs, first, cfg) if evs else NEVER
+        rel = _relation_claim(evs, first, cfg) if evs else NEVER
         return None if rel is None else [c == rel for c in choices]
     onsets = {c: min((e.start for e in _find(facts, c, m)), default=None)
               for c, m in zip(choices, mids)}
