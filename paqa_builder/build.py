@@ -48,8 +48,9 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         src = make_source(kind, str(source), **src_params)
     recipe = {**recipe, "source": {"kind": kind, **src_params}}
 
-    context = {"seed": recipe.get("seed", 0), "ontology": getattr(src, "ontology_path", None),
-               "class_labels": getattr(src, "class_labels_path", None)}
+    ontology, class_labels = src.label_files() if hasattr(src, "label_files") else (
+        getattr(src, "ontology_path", None), getattr(src, "class_labels_path", None))
+    context = {"seed": recipe.get("seed", 0), "ontology": ontology, "class_labels": class_labels}
     context = {k: (str(v) if isinstance(v, Path) else v) for k, v in context.items()}
     stages = build_pipeline(recipe, context, provided=set(getattr(src, "provides", ())))
 

@@ -55,6 +55,17 @@ class Stage(abc.ABC):
         once. The default accepts everything.
         """
 
+    @classmethod
+    def param_names(cls) -> set[str]:
+        """Names of the recipe parameters this stage accepts (run-wide values such as ``seed`` and
+        ``ontology`` are passed only to stages that accept them). Defaults to the constructor's
+        named parameters; a stage taking ``**params`` overrides this."""
+        import inspect
+
+        sig = inspect.signature(cls.__init__)
+        return {n for n, p in sig.parameters.items()
+                if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
     def provenance(self) -> str:
         """Text recorded for every field this stage writes."""
         return f"{self.name}:{self.backend}"

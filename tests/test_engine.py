@@ -196,3 +196,18 @@ def test_ray_placement_options_are_not_stage_params_nor_part_of_the_fingerprint(
     stages = build_pipeline(recipe, provided={"audio"})
     assert [s.name for s in stages] == ["check", "compose"]
     assert fingerprint(recipe) == base
+
+
+def test_run_wide_seed_and_ontology_reach_the_real_composer(tmp_path):
+    """The recipe seed and the source's ontology.json are passed to every stage that accepts them."""
+    from paqa_builder.sources import make_source
+
+    sample = Path(__file__).resolve().parent.parent / "examples" / "audioset_sample"
+    src = make_source("audioset", sample)
+    ontology, _ = src.label_files()
+    recipe = load_recipe("labels_only", ["seed=7"])
+    stages = build_pipeline(recipe, {"seed": 7, "ontology": str(ontology)})
+    compose = stages[-1]
+    assert compose.cfg.seed == 7 and compose.cfg.ontology == str(ontology)
+    tagger = next(s for s in stages if s.name == "tag")
+    assert tagger.ontology_path == str(ontology)

@@ -94,6 +94,13 @@ class Composer(Stage):
     reads = frozenset({"labels", "duration"})
     writes = frozenset({"qa"})
 
+    @classmethod
+    def param_names(cls) -> set[str]:
+        """Every ``ComposeConfig`` field plus ``batch_size``."""
+        from dataclasses import fields
+
+        return {f.name for f in fields(ComposeConfig)} | {"batch_size"}
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.cfg = ComposeConfig.from_params(self.params)

@@ -6,7 +6,6 @@ written by the source or an earlier stage, and that every backend can load its m
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from ..record import SOURCE_FIELDS, record_fields
@@ -63,8 +62,4 @@ def build_pipeline(recipe: dict[str, Any], context: dict[str, Any] | None = None
 def _accepted_params(slot: str, params: dict[str, Any]) -> set[str]:
     from ..registry import resolve
 
-    cls = resolve(slot, params.get("backend", "default"))
-    sig = inspect.signature(cls.__init__)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()) and cls.__init__ is Stage.__init__:
-        return set()
-    return {name for name in sig.parameters if name != "self"}
+    return resolve(slot, params.get("backend", "default")).param_names()

@@ -191,6 +191,11 @@ class Source(abc.ABC):
             if path is not None and not Path(path).is_file():
                 raise FileNotFoundError(f"source {attr.replace('_path', '')} file not found: {path}")
 
+    def label_files(self) -> tuple[Path | None, Path | None]:
+        """``(ontology.json, class_labels_indices.csv)`` of this source (indexes it if needed)."""
+        self._ensure_index()
+        return self.ontology_path, self.class_labels_path
+
     @property
     def ontology(self) -> Ontology:
         """The label names known to this source (flat when no ontology.json is present)."""
