@@ -18,7 +18,8 @@ OUT=${1:-out/scene_eval}
 SCENES=${2:-60}
 SEED=${3:-0}
 PROFILE=${PROFILE:-portable}
-SETS=(--set stages.transcribe.language=en)
+# The scenes are English, and the mixer labels every background it placed (labels exhaustive).
+SETS=(--set stages.transcribe.language=en --set stages.compose.labels_exhaustive=true)
 for kv in ${BUILD_SET:-}; do SETS+=(--set "$kv"); done
 export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=false TOKENIZERS_PARALLELISM=false
 cd "$(dirname "$0")/.."

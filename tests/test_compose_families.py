@@ -365,3 +365,18 @@ def test_misheard_words_are_never_quoted_or_asked() -> None:
     assert content and all(r["answer_text"] not in {"awake", "neighbours"} for r in content)
     clean = compose(comp, speech_record("clean"))
     assert any("awake" in r["answer_text"] for r in clean)
+
+
+def test_exhaustive_labels_silence_tags_on_a_clip_without_sound_labels():
+    """Mixed scenes list every background: a tag on a clip labelled only 'Speech' is a hallucination."""
+    from paqa_builder.record import BackgroundEvent
+
+    def env_rows(exhaustive: bool) -> list[dict]:
+        comp = Composer(ontology=str(ONTOLOGY), labels_exhaustive=exhaustive,
+                        tasks=["env_present", "env_absent"])
+        rec = label_record("voice_only", labels=(("/m/09x0r", "Speech"),))
+        rec.background = [BackgroundEvent("Ding", "/m/07phxs1", 0.5, 2.0, 3.0, "model")]
+        return compose(comp, rec)
+
+    assert any(r["answer_text"] == "ding" for r in env_rows(False) if r["task"] == "env_present")
+    assert env_rows(True) == []

@@ -51,8 +51,10 @@ class ComposeConfig:
     human-verified while taggers hallucinate on unusual audio, so the default trusts the labels."""
     labels_exhaustive: bool = False
     """Treat dataset labels as complete, so that a clip labelled with sounds but no voice counts as
-    speech-free (and vice versa) for ``speech_or_env`` when no stems or levels exist. Off by
-    default: AudioSet-style labels name what was noticed, not everything that is there."""
+    speech-free (and vice versa) for ``speech_or_env`` when no stems or levels exist, and so that
+    on a clip with no sound label no tagger event is asserted (with ``related_only``). Off by
+    default: AudioSet-style labels name what was noticed, not everything that is there; scenes
+    from ``paqa-build mix`` are labelled exhaustively by construction."""
     min_turn_seconds: float = 1.0
     """A speaker must talk at least this long (seconds, all turns) to be asked about."""
     min_quote_words: int = 3

@@ -206,7 +206,8 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
         if mid and ontology.is_speech(mid):
             speech_labelled = speech_labelled or event.score >= cfg.min_tag_score
             continue
-        if (not trust and event.origin == "model" and labelled_env
+        # with exhaustive labels, a clip without sound labels has no background: any tag is noise
+        if (not trust and event.origin == "model" and (labelled_env or cfg.labels_exhaustive)
                 and cfg.model_tags_when_labelled == "related_only"
                 and not _related_to_labels(mid, display_name(event.label).lower(), labelled_env, ontology)):
             continue  # detected but unconfirmed by the labels: blocks distractors, never asserted
