@@ -34,12 +34,12 @@ def packaged_segmentation_path() -> Path:
 
 
 def torch_device(device: str = "auto") -> Any:
-    """``torch.device`` for ``device``; ``"auto"`` means cuda when available, else cpu."""
+    """``torch.device`` for ``device``; ``"auto"`` means cuda when available (``hub.resolve_device``)."""
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
+    from .hub import resolve_device
+
+    return torch.device(resolve_device(device))
 
 
 def load_segmentation_model(checkpoint: str | None = None, device: str = "auto") -> Any:
