@@ -14,7 +14,7 @@ from paqa_builder.backends.tag_yamnet import (LOG_OFFSET, PATCH_HOP_S, YamnetTag
 from paqa_builder.record import ClipRecord, Label
 
 SR = 16_000
-ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "audioset" / "ontology.json"
+ONTOLOGY = Path(__file__).resolve().parents[1] / "examples" / "audioset_sample" / "ontology.json"
 BEEP_MID = "/m/02fs_r"
 SPEECH_MID = "/m/09x0r"
 
@@ -37,7 +37,7 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tagger(cache_dir):
     """Real model through onnxruntime.InferenceSession, with the AudioSet ontology when present."""
-    stage = YamnetTagger(ontology=str(ONTOLOGY) if ONTOLOGY.is_file() else None, num_threads=2)
+    stage = YamnetTagger(ontology=str(ONTOLOGY), num_threads=2)
     stage.check_available()
     stage.ensure_setup()
     return stage

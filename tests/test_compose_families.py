@@ -14,9 +14,7 @@ from paqa_builder.compose.samples import label_record, speech_record
 from paqa_builder.ontology import Ontology
 from paqa_builder.registry import build_stage
 
-ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "audioset" / "ontology.json"
-if not ONTOLOGY.is_file():  # the lead's checkout keeps shared/ next to the repository root
-    ONTOLOGY = Path("/work/shared/audioset/ontology.json")
+ONTOLOGY = Path(__file__).resolve().parents[1] / "examples" / "audioset_sample" / "ontology.json"
 
 
 @pytest.fixture(scope="module")

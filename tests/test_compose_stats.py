@@ -17,7 +17,7 @@ from paqa_builder.compose.samples import speech_record
 from paqa_builder.ontology import Ontology
 from paqa_builder.record import Label
 
-ONTOLOGY = Path("/work/shared/audioset/ontology.json")
+ONTOLOGY = Path(__file__).resolve().parents[1] / "examples" / "audioset_sample" / "ontology.json"
 LINES = (
     "The bus was late again this morning.", "I left the keys on the kitchen table.",
     "Can you send me the report before noon?", "My brother is visiting us next week.",

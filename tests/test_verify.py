@@ -17,7 +17,7 @@ from paqa_builder.compose.verify import verify_answer
 from paqa_builder.ontology import Ontology
 from paqa_builder.record import BackgroundEvent, Turn
 
-ONTOLOGY = Path("/work/shared/audioset/ontology.json")
+ONTOLOGY = Path(__file__).resolve().parents[1] / "examples" / "audioset_sample" / "ontology.json"
 
 
 @pytest.fixture(scope="module")
