@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from pathlib import Path
 from typing import Any
 
 from ..rows import SPLITS, features
@@ -89,11 +88,3 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
     return counts
-
-
-def read_failures(out: Path) -> list[dict[str, Any]]:
-    """The published ``failures.jsonl`` as a list."""
-    path = Path(out) / "failures.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
