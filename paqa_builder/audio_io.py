@@ -242,8 +242,14 @@ def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = N
     else:
         rate = info["sample_rate"] or sr
         frames, stderr = _read_ffmpeg(path, offset, duration, rate, max(1, info["channels"]))
+    return _complete(frames, rate, sr, info, stderr, path)
+
+
+def _complete(frames: np.ndarray, rate: int, sr: int, info: dict[str, Any], stderr: str,
+              name: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Shared last step of both loaders: refuse an empty decode, downmix/resample, fill ``info``."""
     if frames.shape[0] == 0:
-        raise AudioError(path, "no audio samples could be decoded (truncated or empty stream)")
+        raise AudioError(name, "no audio samples could be decoded (truncated or empty stream)")
     audio, stats = finish(frames, rate, sr)
     info.update(stats)
     info["decoded_seconds"] = frames.shape[0] / rate
@@ -276,13 +282,7 @@ def load_audio_bytes(data: bytes, sr: int = SAMPLE_RATE, name: str = "<bytes>") 
         rate = sr
         info = {"reader": "ffmpeg", "format": "", "codec": "", "sample_rate": sr, "channels": 1,
                 "duration": frames.shape[0] / sr}
-    if frames.shape[0] == 0:
-        raise AudioError(name, "no audio samples could be decoded (truncated or empty stream)")
-    audio, stats = finish(frames, rate, sr)
-    info.update(stats)
-    info["decoded_seconds"] = frames.shape[0] / rate
-    info["decoder_errors"] = stderr.strip().splitlines()[0][:200] if stderr.strip() else ""
-    return audio, info
+    return _complete(frames, rate, sr, info, stderr, name)
 
 
 def readable_duration(path: str | Path) -> float | None:
