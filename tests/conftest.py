@@ -13,3 +13,16 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import tempfile  # noqa: E402
 
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="paqa-test-hf-datasets-")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """A throwaway ``PAQA_CACHE`` for one test module, so packaged models are never joined into
+    the user's cache by the tests."""
+    path = tmp_path_factory.mktemp("paqa_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PAQA_CACHE", str(path))
+        yield path

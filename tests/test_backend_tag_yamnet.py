@@ -27,14 +27,6 @@ def record(audio: np.ndarray, **kw) -> ClipRecord:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("paqa_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PAQA_CACHE", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
 def tagger(cache_dir):
     """Real model through onnxruntime.InferenceSession, with the AudioSet ontology when present."""
     stage = YamnetTagger(ontology=str(ONTOLOGY), num_threads=2)

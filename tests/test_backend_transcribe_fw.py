@@ -54,15 +54,6 @@ def two_speaker_clip(i: int, first: str, second: str) -> ClipRecord:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """Join the packaged model into a throwaway cache, not the user's."""
-    path = tmp_path_factory.mktemp("paqa_cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PAQA_CACHE", str(path))
-        yield path
-
-
-@pytest.fixture(scope="module")
 def transcriber(cache_dir):
     """The real packaged Whisper base through faster_whisper.WhisperModel, loaded once."""
     stage = FasterWhisperTranscriber(language="en", cpu_threads=2)
