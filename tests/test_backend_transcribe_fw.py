@@ -170,3 +170,33 @@ def test_too_short_audio_gives_empty_transcript(transcriber):
                      audio=np.zeros(800, np.float32), duration=0.05)
     transcriber([rec])
     assert rec.words == [] and rec.transcript == "" and rec.asr_confidence is None
+
+
+def test_asr_input_adds_back_a_share_of_the_background():
+    from paqa_builder.backends.stems import asr_input
+
+    speech = np.array([0.5, -0.5, 0.25], np.float32)
+    background = np.array([0.1, 0.2, -0.4], np.float32)
+    mixture = speech + background
+    np.testing.assert_allclose(asr_input(speech, background, mixture, 0.3), [0.53, -0.44, 0.13], atol=1e-6)
+    np.testing.assert_array_equal(asr_input(speech, background, mixture, 0.0), speech)
+    np.testing.assert_allclose(asr_input(speech, background, mixture, 1.0), mixture, atol=1e-6)
+    # no stem (no separate stage, or the transcriber told to read the mixture): the mixture
+    np.testing.assert_array_equal(asr_input(None, background, mixture, 0.3), mixture)
+    assert asr_input(speech, None, mixture, 0.3).dtype == np.float32
+
+
+@needs_model
+def test_residual_gain_reaches_the_recogniser(transcriber, monkeypatch):
+    """The transcriber hands Whisper ``speech + residual_gain * background``, not the stem alone."""
+    seen = []
+    real = transcriber.model.transcribe
+    monkeypatch.setattr(transcriber.model, "transcribe", lambda audio, **kw: (seen.append(audio), real(audio, **kw))[1])
+    speech = synth.speak("Please close the window.", synth.VOICES[0])
+    background = (0.01 * np.random.default_rng(0).standard_normal(speech.size)).astype(np.float32)
+    rec = ClipRecord(clip_id="gain", source="synth", path="synth://gain", audio=speech + background,
+                     speech_audio=speech, background_audio=background, duration=speech.size / SR)
+    monkeypatch.setattr(transcriber, "residual_gain", 0.5)
+    transcriber([rec])
+    assert rec.error is None
+    np.testing.assert_allclose(seen[0], speech + 0.5 * background, atol=1e-6)

@@ -17,6 +17,7 @@ from ..record import ClipRecord, Word
 from ..stage import Stage
 from . import packaged
 from .speakers import assign_words_to_speakers
+from .stems import asr_input
 
 APOSTROPHES = ("'", "\u2019")
 NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "yue", "bo"})
@@ -66,7 +67,8 @@ class FasterWhisperTranscriber(Stage):
     def __init__(self, model: str | None = None, language: str | None = None,
                  beam_size: int = 5, device: str = "auto", compute_type: str = "auto",
                  cpu_threads: int = 0, vad_filter: bool = False, use_speech_stem: bool = True,
-                 condition_on_previous_text: bool = False, **params: Any) -> None:
+                 condition_on_previous_text: bool = False, residual_gain: float = 0.0,
+                 **params: Any) -> None:
         """Configure the transcriber.
 
         Args:
@@ -82,6 +84,8 @@ class FasterWhisperTranscriber(Stage):
             use_speech_stem: transcribe ``speech_audio`` when a separation stage produced it.
             condition_on_previous_text: feed the previous window's text as prompt (off: it
                 makes hallucination loops on noisy clips more likely).
+            residual_gain: share of the background stem added back to the speech stem before
+                recognition (0 = the stem alone; see ``stems.asr_input`` for the measurement).
         """
         super().__init__(**params)
         self.model_dir = model
@@ -93,6 +97,7 @@ class FasterWhisperTranscriber(Stage):
         self.vad_filter = bool(vad_filter)
         self.use_speech_stem = bool(use_speech_stem)
         self.condition_on_previous_text = bool(condition_on_previous_text)
+        self.residual_gain = float(residual_gain)
         self.model: Any = None
         self._desc = ""
 
@@ -143,11 +148,10 @@ class FasterWhisperTranscriber(Stage):
             self._transcribe(record)
 
     def _transcribe(self, record: ClipRecord) -> None:
-        audio = record.speech_audio if (self.use_speech_stem and record.speech_audio is not None) \
-            else record.audio
-        if audio is None:
+        if record.audio is None:
             raise ValueError("no audio (decode stage missing?)")
-        audio = np.asarray(audio, dtype=np.float32)
+        audio = asr_input(record.speech_audio if self.use_speech_stem else None,
+                          record.background_audio, record.audio, self.residual_gain)
         duration = audio.size / float(record.sample_rate)
         if audio.size < record.sample_rate // 10:
             # under 0.1 s there is nothing Whisper can read; an empty result is the honest answer

@@ -25,6 +25,7 @@ from ..record import SAMPLE_RATE, ClipRecord, Word
 from ..stage import Stage
 from . import hub
 from .speakers import assign_words_to_speakers
+from .stems import asr_input
 
 
 class WhisperXTranscriber(Stage):
@@ -52,6 +53,7 @@ class WhisperXTranscriber(Stage):
         align_model: str | None = None,
         segment_batch_size: int = 16,
         input: str = "speech",
+        residual_gain: float = 0.0,
         vad_method: str = "pyannote",
         vad_onset: float = 0.5,
         vad_offset: float = 0.363,
@@ -76,6 +78,8 @@ class WhisperXTranscriber(Stage):
             segment_batch_size: VAD chunks decoded together by WhisperX within a clip.
             input: ``speech`` transcribes the speech stem when the separate stage made one,
                 ``mixture`` always transcribes ``audio``.
+            residual_gain: share of the background stem added back to the speech stem before
+                recognition (see ``stems.asr_input``); ignored for ``mixture``.
             vad_method: WhisperX VAD, ``pyannote`` (carried by the whisperx wheel) or ``silero``
                 (fetched through torch.hub).
             vad_onset: VAD onset threshold.
@@ -99,6 +103,7 @@ class WhisperXTranscriber(Stage):
         self.align_model = align_model
         self.segment_batch_size = int(segment_batch_size)
         self.input = input
+        self.residual_gain = float(residual_gain)
         self.vad_method = vad_method
         self.vad_options = {"vad_onset": vad_onset, "vad_offset": vad_offset, "chunk_size": chunk_size}
         self.chunk_size = int(chunk_size)
@@ -225,8 +230,9 @@ class WhisperXTranscriber(Stage):
             self._transcribe_one(record)
 
     def _transcribe_one(self, record: ClipRecord) -> None:
-        use_speech = self.input == "speech" and record.speech_audio is not None
-        audio = np.ascontiguousarray(record.speech_audio if use_speech else record.audio, dtype=np.float32)
+        use_speech = self.input == "speech"
+        audio = asr_input(record.speech_audio if use_speech else None, record.background_audio,
+                          record.audio, self.residual_gain)
         duration = audio.size / SAMPLE_RATE
         result = self._asr.transcribe(audio, batch_size=self.segment_batch_size,
                                       language=self.language, chunk_size=self.chunk_size)
