@@ -141,3 +141,24 @@ def test_related_truth_label_needs_the_ontology(composed) -> None:
     for row in rows:
         assert verify_answer(row, truth, str(ONTOLOGY)) is True
         assert verify_answer(row, truth) is False  # flat: "bark" is not a name in the truth
+
+
+def test_compound_words_count_as_said_either_way(onto) -> None:
+    """ASR writes "backyard" where the script says "back yard": same sound, same answer."""
+    from paqa_builder.compose.text import said_words
+
+    assert {"back", "yard", "backyard", "inthe"} <= said_words("In the back yard.")
+    assert "yardin" not in said_words("back yard. In")  # sentence punctuation is gone, pairs stay local
+    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=5, reflect_share=0.0, tasks=["content"])
+    heard = speech_record("compound", turns=(("A", 0.3, 3.0, "We planted an apple tree in the backyard."),))
+    rows = [r for r in comp.compose(heard) if r["evidence"]["variant"] == "any"]
+    assert rows
+    row = copy.deepcopy(rows[0])
+    # force the key onto the compound, whatever word the composer drew
+    idx = C.LETTERS.index(row["answer"])
+    row["choices"] = list(row["choices"])
+    row["choices"][idx] = "backyard"
+    truth = speech_record("compound", turns=(("A", 0.3, 3.0, "We planted an apple tree in the back yard."),))
+    assert verify_answer(row, truth, onto) is True
+    other = speech_record("compound", turns=(("A", 0.3, 3.0, "We planted an apple tree in the garden."),))
+    assert verify_answer(row, other, onto) is False

@@ -122,6 +122,20 @@ def content_words(text: str) -> list[str]:
     return out
 
 
+def said_words(text: str) -> set[str]:
+    """Words of ``text`` as a set, plus every pair of neighbours written as one word.
+
+    "back yard" and "backyard" (or "window sill" and "windowsill") sound the same, and speech
+    recognisers write them either way; joining neighbours makes a compound count as said whichever
+    way either side spelled it, both when an answer is checked and when distractors are excluded.
+    """
+    out: set[str] = set()
+    for part in re.split(r"[.!?]+(?=\s|$)", text or ""):  # no pair across a sentence end
+        tokens = normalize_text(part).split()
+        out |= set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}
+    return out
+
+
 def unrelated_words(pool: tuple[str, ...], said: set[str]) -> list[str]:
     """Words of ``pool`` that share no 4-letter prefix with anything in ``said``."""
     prefixes = {w[:4] for w in said}

@@ -12,7 +12,7 @@ from typing import Any
 from ..facts import Facts, normalize_text
 from ..question import Ctx, Family, Question, Trap
 from ..templates import PLANNING, choose, pick
-from ..text import CONTENT_POOL, content_words, ordinal, unrelated_words
+from ..text import CONTENT_POOL, content_words, ordinal, said_words, unrelated_words
 
 
 def _clip_text(facts: Facts) -> str:
@@ -51,7 +51,7 @@ def content(facts: Facts, ctx: Ctx) -> list[Question]:
     if not facts.asr_ok:
         return []
     text = _clip_text(facts)
-    said = set(normalize_text(text).split())
+    said = said_words(text)
     ok = _well_scored(facts, ctx)
     usable = [w for w in content_words(text) if ok is None or w in ok]
     pool = unrelated_words(CONTENT_POOL, said)
@@ -80,8 +80,8 @@ def content(facts: Facts, ctx: Ctx) -> list[Question]:
     speakers = facts.speakers or []
     if len(speakers) >= 2:
         for sp in speakers:
-            others = {o.index: set(normalize_text(o.text).split()) for o in speakers if o is not sp}
-            mine = set(normalize_text(sp.text).split())
+            others = {o.index: said_words(o.text) for o in speakers if o is not sp}
+            mine = said_words(sp.text)
             own = [w for w in content_words(sp.text) if (ok is None or w in ok)
                    and all(w not in words for words in others.values())]
             foreign: list[tuple[int, str]] = []
@@ -129,12 +129,12 @@ def check_content(facts: Facts, evidence: dict[str, Any], choices: list[str],
         speakers = facts.speakers or []
         if not 1 <= k <= len(speakers) or not speakers[k - 1].text:
             return None
-        said = set(normalize_text(speakers[k - 1].text).split())
+        said = said_words(speakers[k - 1].text)
     else:
         text = _clip_text(facts)
         if not text.strip():
             return None
-        said = set(normalize_text(text).split())
+        said = said_words(text)
     return [normalize_text(c) in said for c in choices]
 
 
