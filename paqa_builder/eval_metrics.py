@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+from .spelling import spelling_key
+
 _WORD_RE = re.compile(r"[a-z0-9']+")
 
 
@@ -50,9 +52,11 @@ def _spell_numbers(text: str) -> str:
 def normalize_words(text: str | None) -> str:
     """Lower-case words without punctuation (apostrophes kept), single-spaced; numbers written
     with digits become words on both sides, so Whisper's '7.15' matches a script's 'seven fifteen'
-    (numbers of seven digits and more are left alone)."""
+    (numbers of seven digits and more are left alone), and British and American spellings of a
+    word become one (``spelling.spelling_key``: 'harbour' matches 'harbor'), as the usual English
+    ASR scoring normalisers do."""
     text = _spell_numbers((text or "").lower().replace("\u2019", "'"))
-    return " ".join(_WORD_RE.findall(text))
+    return " ".join(spelling_key(w) for w in _WORD_RE.findall(text))
 
 
 # -- WER ---------------------------------------------------------------------------------------

@@ -241,3 +241,10 @@ def test_numbers_are_normalised_on_both_sides():
     c = M.wer_counts("The train leaves at seven fifteen", "the train leaves at 7.15")
     assert (c.hits, c.substitutions, c.deletions, c.insertions) == (6, 0, 0, 0)
     assert M.wer_counts("gate nine", "gate 8").substitutions == 1
+
+
+def test_wer_does_not_count_spelling_variants():
+    c = M.wer_counts("Our neighbour painted the harbour wall grey.", "our neighbor painted the harbor wall gray")
+    assert (c.substitutions, c.deletions, c.insertions, c.hits) == (0, 0, 0, 7)
+    c = M.wer_counts("Our neighbour painted the harbour wall grey.", "our neighbor painted the harvard wall gray")
+    assert c.substitutions == 1 and c.wer == pytest.approx(1 / 7)

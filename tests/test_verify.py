@@ -162,3 +162,19 @@ def test_compound_words_count_as_said_either_way(onto) -> None:
     assert verify_answer(row, truth, onto) is True
     other = speech_record("compound", turns=(("A", 0.3, 3.0, "We planted an apple tree in the garden."),))
     assert verify_answer(row, other, onto) is False
+
+
+def test_spelling_variants_are_the_same_answer(onto) -> None:
+    """The recogniser writes "harbor" where the script says "harbour": the key stands."""
+    from paqa_builder.compose.text import is_said, said_words, similarity
+
+    assert is_said("harbor", said_words("The lane runs along the harbour."))
+    assert not is_said("harvard", said_words("The lane runs along the harbour."))
+    assert similarity("The new lane runs along the harbor.", "The new lane runs along the harbour.") == 1.0
+    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=5, reflect_share=0.0, tasks=["content"])
+    heard = speech_record("spelling", turns=(("A", 0.3, 3.0, "The new bicycle lane runs along the harbor."),))
+    row = copy.deepcopy([r for r in comp.compose(heard) if r["evidence"]["variant"] == "any"][0])
+    row["choices"] = list(row["choices"])
+    row["choices"][C.LETTERS.index(row["answer"])] = "harbor"
+    truth = speech_record("spelling", turns=(("A", 0.3, 3.0, "The new bicycle lane runs along the harbour."),))
+    assert verify_answer(row, truth, onto) is True

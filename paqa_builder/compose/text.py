@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
+from ..spelling import spelling_key, spelling_keys
 from .facts import ORDINALS, Facts, normalize_text
 
 QUOTE_MATCH = 0.75
@@ -80,8 +81,9 @@ def parse_speaker_option(text: str) -> int | None:
 
 
 def similarity(quote: str, text: str) -> float:
-    """Best word-sequence similarity of ``quote`` with any same-length window of ``text``."""
-    q, t = normalize_text(quote).split(), normalize_text(text).split()
+    """Best word-sequence similarity of ``quote`` with any same-length window of ``text``
+    (spelling variants compare equal: "harbour" matches "harbor")."""
+    q, t = spelling_keys(normalize_text(quote)).split(), spelling_keys(normalize_text(text)).split()
     if not q or not t:
         return 0.0
     if len(t) <= len(q):
@@ -123,7 +125,8 @@ def content_words(text: str) -> list[str]:
 
 
 def said_words(text: str) -> set[str]:
-    """Words of ``text`` as a set, plus every pair of neighbours written as one word.
+    """Spelling keys (``spelling.spelling_key``) of the words of ``text``, plus every pair of
+    neighbours written as one word; test a word against it with ``is_said``.
 
     "back yard" and "backyard" (or "window sill" and "windowsill") sound the same, and speech
     recognisers write them either way; joining neighbours makes a compound count as said whichever
@@ -132,11 +135,17 @@ def said_words(text: str) -> set[str]:
     out: set[str] = set()
     for part in re.split(r"[.!?]+(?=\s|$)", text or ""):  # no pair across a sentence end
         tokens = normalize_text(part).split()
-        out |= set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}
+        out |= {spelling_key(w) for w in tokens} | {spelling_key(a + b) for a, b in zip(tokens, tokens[1:])}
     return out
 
 
+def is_said(word: str, said: set[str]) -> bool:
+    """True when ``word`` (any case, any spelling variant) is in a ``said_words`` set."""
+    return spelling_key(normalize_text(word).replace(" ", "")) in said
+
+
 def unrelated_words(pool: tuple[str, ...], said: set[str]) -> list[str]:
-    """Words of ``pool`` that share no 4-letter prefix with anything in ``said``."""
+    """Words of ``pool`` that share no 4-letter prefix with anything in ``said`` (a
+    ``said_words`` set)."""
     prefixes = {w[:4] for w in said}
-    return [w for w in pool if w[:4] not in prefixes and w not in said]
+    return [w for w in pool if w[:4] not in prefixes and not is_said(w, said)]

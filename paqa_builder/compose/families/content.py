@@ -12,7 +12,7 @@ from typing import Any
 from ..facts import Facts, normalize_text
 from ..question import Ctx, Family, Question, Trap
 from ..templates import PLANNING, choose, pick
-from ..text import CONTENT_POOL, content_words, ordinal, said_words, unrelated_words
+from ..text import CONTENT_POOL, content_words, is_said, ordinal, said_words, unrelated_words
 
 
 def _clip_text(facts: Facts) -> str:
@@ -83,11 +83,11 @@ def content(facts: Facts, ctx: Ctx) -> list[Question]:
             others = {o.index: said_words(o.text) for o in speakers if o is not sp}
             mine = said_words(sp.text)
             own = [w for w in content_words(sp.text) if (ok is None or w in ok)
-                   and all(w not in words for words in others.values())]
+                   and not any(is_said(w, words) for words in others.values())]
             foreign: list[tuple[int, str]] = []
             for o in speakers:
                 for w in content_words(o.text) if o is not sp else []:
-                    if w not in mine and w not in {f for _, f in foreign}:
+                    if not is_said(w, mine) and w not in {f for _, f in foreign}:
                         foreign.append((o.index, w))
             if not own:
                 continue
@@ -135,7 +135,7 @@ def check_content(facts: Facts, evidence: dict[str, Any], choices: list[str],
         if not text.strip():
             return None
         said = said_words(text)
-    return [normalize_text(c) in said for c in choices]
+    return [is_said(c, said) for c in choices]
 
 
 FAMILIES = (Family("content", content, check_content),)
