@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from .engine.finalize import finalize
 from .engine.local import BuildSummary, run_local, state_for
+from .engine.threads import single_thread_blas
 from .engine.pipeline import build_pipeline
 from .engine.state import atomic_write_text
 
@@ -71,11 +72,13 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
     if engine_kind == "ray":
         from .engine.ray_engine import run_ray
 
+        # each Ray worker pins its own BLAS threads (engine/threads.py)
         summary, seen = run_ray(recipe, stages, records, state, total=total, progress=progress,
                                 on_chunk=on_chunk)
     elif engine_kind == "local":
-        summary, seen = run_local(recipe, stages, records, state, total=total, progress=progress,
-                                  on_chunk=on_chunk)
+        with single_thread_blas():  # same numbers as a Ray worker: see engine/threads.py
+            summary, seen = run_local(recipe, stages, records, state, total=total,
+                                      progress=progress, on_chunk=on_chunk)
     else:
         raise ValueError(f"unknown engine {engine_kind!r} (local or ray)")
 

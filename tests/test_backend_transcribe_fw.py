@@ -200,3 +200,27 @@ def test_residual_gain_reaches_the_recogniser(transcriber, monkeypatch):
     transcriber([rec])
     assert rec.error is None
     np.testing.assert_allclose(seen[0], speech + 0.5 * background, atol=1e-6)
+
+
+@needs_model
+def test_transcripts_are_reproducible_on_a_hard_clip(transcriber, monkeypatch):
+    """Whisper's temperature fallback samples from a generator that cannot be seeded per clip, so
+    the default decodes at temperature 0 only: a noisy clip gives the same words every time."""
+    from paqa_builder.mixer.generate import SENTENCES
+
+    options = []
+    real = transcriber.model.transcribe
+    monkeypatch.setattr(transcriber.model, "transcribe",
+                        lambda audio, **kw: (options.append(kw), real(audio, **kw))[1])
+    speech = synth.speak(SENTENCES[63], synth.VOICES[1])
+    noise = synth.background("pink_noise", speech.size / SR + 0.01, seed=9)[: speech.size]
+    mixture = synth.mix_at_snr(speech, noise, 10.0).astype(np.float32)
+    runs = []
+    for i in range(3):
+        rec = ClipRecord(clip_id=f"hard{i}", source="synth", path="synth://hard", audio=mixture,
+                         duration=mixture.size / SR)
+        transcriber([rec])
+        assert rec.error is None and rec.words
+        runs.append([(w.word, w.start, w.end, w.score) for w in rec.words])
+    assert runs[0] == runs[1] == runs[2]
+    assert [kw["temperature"] for kw in options] == [0.0, 0.0, 0.0]

@@ -114,6 +114,9 @@ class StageWorker:
     def __init__(self, blob: bytes, column: str) -> None:
         import cloudpickle
 
+        from .threads import single_thread_blas
+
+        self._blas_limit = single_thread_blas()  # held for the actor's life: see engine/threads.py
         self.stage: Stage = cloudpickle.loads(blob)
         self.stage.ensure_setup()
         self.column = column
