@@ -224,3 +224,42 @@ def test_transcripts_are_reproducible_on_a_hard_clip(transcriber, monkeypatch):
         runs.append([(w.word, w.start, w.end, w.score) for w in rec.words])
     assert runs[0] == runs[1] == runs[2]
     assert [kw["temperature"] for kw in options] == [0.0, 0.0, 0.0]
+
+
+def test_a_repetition_loop_is_decoded_again_without_repeated_ngrams():
+    """Orchestration with a fake model: a looping first pass (compression ratio 14.6, as measured on
+    a mixed scene) is decoded again with no_repeat_ngram_size, and the less loopy result is kept."""
+    from types import SimpleNamespace
+
+    def segment(text: str, ratio: float):
+        words = [SimpleNamespace(word=" " + w, start=0.1 * i, end=0.1 * i + 0.1, probability=0.9)
+                 for i, w in enumerate(text.split())]
+        return SimpleNamespace(text=text, start=0.0, end=2.0, avg_logprob=-0.2, compression_ratio=ratio,
+                               words=words)
+
+    calls = []
+
+    def fake_transcribe(audio, **kw):
+        calls.append(kw)
+        info = SimpleNamespace(language="en", language_probability=0.99)
+        if kw.get("no_repeat_ngram_size"):
+            return iter([segment("Drink more water. We watched the sunset.", 1.4)]), info
+        return iter([segment("Drink more water. " * 12, 14.6)]), info
+
+    stage = FasterWhisperTranscriber(language="en")
+    stage.model, stage._ready = SimpleNamespace(transcribe=fake_transcribe), True  # no real setup
+    audio = np.zeros(SR, np.float32)
+    rec = ClipRecord(clip_id="loop", source="synth", path="synth://loop", audio=audio, duration=1.0)
+    stage([rec])
+    assert rec.error is None
+    assert rec.transcript == "Drink more water. We watched the sunset."
+    assert [kw.get("no_repeat_ngram_size") for kw in calls] == [None, 3]
+    assert all(kw["temperature"] == 0.0 and kw["compression_ratio_threshold"] == 2.4 for kw in calls)
+    assert any("repetition loop (compression ratio 14.6)" in w and "(ratio 1.4)" in w for w in rec.warnings)
+    # retry switched off: the loop stays, once
+    calls.clear()
+    off = FasterWhisperTranscriber(language="en", loop_retry_ngram=0)
+    off.model, off._ready = SimpleNamespace(transcribe=fake_transcribe), True
+    rec = ClipRecord(clip_id="loop2", source="synth", path="synth://loop", audio=audio, duration=1.0)
+    off([rec])
+    assert len(calls) == 1 and rec.transcript.count("Drink more water.") == 12
