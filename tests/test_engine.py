@@ -17,32 +17,9 @@ from paqa_builder import chain
 from paqa_builder.build import build
 from paqa_builder.config import RecipeError, apply_override, load_recipe
 from paqa_builder.engine.pipeline import PipelineError, build_pipeline
-from paqa_builder.record import ClipRecord, Label
 from paqa_builder.stage import Stage
 
-
-class FakeSource:
-    """In-memory source: records with audio already set (no decode stage needed)."""
-
-    provides = {"audio", "duration"}
-
-    def __init__(self, n: int, bad: set[int] = frozenset()) -> None:
-        self.n, self.bad = n, bad
-        self.report = {"rows": n}
-        self.ontology_path = None
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        for i in range(self.n):
-            rng = np.random.default_rng(i)
-            audio = (0.1 * rng.standard_normal(16000)).astype(np.float32)
-            if i in self.bad:
-                audio[:] = np.nan
-            yield ClipRecord(clip_id=f"clip{i:03d}", source="fake", path=f"/fake/clip{i:03d}.wav",
-                             labels=[Label("/m/0cj0r", "White noise")], audio=audio, duration=1.0,
-                             meta={"relpath": f"clip{i:03d}.wav"})
+from fake_source import NoiseSource as FakeSource  # noqa: E402
 
 
 class FakeCheck(Stage):

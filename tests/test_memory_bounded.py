@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from paqa_builder.build import build
-from paqa_builder.record import ClipRecord, Label
+from paqa_builder.record import ClipRecord
 from paqa_builder.stage import Stage
+
+from fake_source import NoiseSource  # noqa: E402
 
 
 class Alive:
@@ -46,23 +48,9 @@ class Alive:
             cls.now = cls.peak = 0
 
 
-class Source:
-    """A streaming source of ``n`` half-second clips (records are made only when pulled)."""
-
-    provides = {"audio", "duration"}
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.report = {"rows": n}
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        for i in range(self.n):
-            audio = (0.05 * np.random.default_rng(i).standard_normal(8000)).astype(np.float32)
-            yield Alive.track(ClipRecord(clip_id=f"c{i:04d}", source="fake", path=f"/f/c{i:04d}.wav",
-                                         labels=[Label("/m/0chx_", "White noise")], audio=audio, duration=0.5))
+def Source(n: int) -> NoiseSource:
+    """A streaming source of ``n`` half-second clips, each counted by ``Alive`` while alive."""
+    return NoiseSource(n, seconds=0.5, amplitude=0.05, wrap=Alive.track)
 
 
 class Slow(Stage):
