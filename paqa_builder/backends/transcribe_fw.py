@@ -178,11 +178,12 @@ class FasterWhisperTranscriber(Stage):
         loop = self._loopiness(segments)
         if loop > self.max_compression_ratio and self.loop_retry_ngram > 0:
             retry, retry_info = self._decode(audio, no_repeat_ngram_size=self.loop_retry_ngram)
-            if self._loopiness(retry) < loop:
+            retry_loop = self._loopiness(retry)
+            if retry_loop < loop:
                 segments, info = retry, retry_info
             record.warnings.append(
                 f"transcribe: repetition loop (compression ratio {loop:.1f}) decoded again without "
-                f"repeated {self.loop_retry_ngram}-grams (ratio {self._loopiness(segments):.1f})")
+                f"repeated {self.loop_retry_ngram}-grams (ratio {min(loop, retry_loop):.1f})")
         words: list[Word] = []
         texts: list[str] = []
         seg_logprobs: list[tuple[float, float]] = []
