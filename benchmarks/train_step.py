@@ -42,7 +42,7 @@ def bench_steps(tiny: Path, steps: int) -> dict:
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
     from trl import GRPOTrainer
 
-    from hyper_train.config import HyperModelArgs, PauseArgs, RewardArgs
+    from hyper_train.config import PauseArgs, RewardArgs
     from hyper_train.grpo import HyperGRPOTrainer, prepare_grpo_args
     from hyper_train.data import with_prompt
     from hyper_train.rewards import build_rewards
