@@ -173,6 +173,49 @@ class DerAccumulator:
                 "collar": self.metric.collar, "skip_overlap": self.metric.skip_overlap}
 
 
+def merged_speakers(reference: Iterable[Any], hypothesis: Iterable[Any]) -> list[tuple[str, str]]:
+    """Pairs of reference speakers whose speech mostly went to the same hypothesis speaker.
+
+    Each reference speaker is given the hypothesis speaker that overlaps its turns longest (none
+    when nothing overlaps); two reference speakers given the same one were merged by the
+    diarization. Pairs come sorted, each as ``(a, b)`` with ``a < b``. This names *which* voices a
+    diarizer confuses, which neither DER nor the count accuracy says.
+    """
+    def by_speaker(turns: Iterable[Any]) -> dict[str, list[tuple[float, float]]]:
+        out: dict[str, list[tuple[float, float]]] = {}
+        for t in turns or []:
+            out.setdefault(str(_get(t, "speaker")), []).append((float(_get(t, "start")), float(_get(t, "end"))))
+        return out
+
+    ref, hyp = by_speaker(reference), by_speaker(hypothesis)
+    owner: dict[str, str] = {}
+    for r, r_spans in ref.items():
+        shared = {h: sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in r_spans for s2, e2 in h_spans)
+                  for h, h_spans in sorted(hyp.items())}
+        if shared and max(shared.values()) > 0:
+            owner[r] = max(shared, key=lambda h: shared[h])
+    names = sorted(owner)
+    return [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if owner[a] == owner[b]]
+
+
+SNR_BAND_EDGES_DB = (5.0, 10.0, 15.0, 20.0)
+"""Edges of the scene-SNR bands that WER is reported in (the mixer's default range is 5-20 dB)."""
+
+
+def snr_band(snr_db: float | None) -> str:
+    """Band name of a scene SNR: ``"< 5 dB"``, ``"5-10 dB"``, ..., ``">= 20 dB"``, or
+    ``"no background"`` when the scene has none (SNR ``None``)."""
+    if snr_db is None:
+        return "no background"
+    edges = SNR_BAND_EDGES_DB
+    if snr_db < edges[0]:
+        return f"< {edges[0]:g} dB"
+    for lo, hi in zip(edges, edges[1:]):
+        if snr_db < hi:
+            return f"{lo:g}-{hi:g} dB"
+    return f">= {edges[-1]:g} dB"
+
+
 # -- speaker count -------------------------------------------------------------------------------
 
 def speaker_count_accuracy(pairs: Iterable[tuple[int, int | None]]) -> dict[str, Any]:

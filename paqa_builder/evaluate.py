@@ -16,7 +16,11 @@ scene); ``--built`` is a ``paqa-build`` output folder built from it. Figures:
   truth (``OraclePerception`` + acoustics) by ``paqa_builder.compose.verify.verify_answer``;
 * questions per clip, overall and per task.
 
-Writes ``report.md``, ``eval.json`` and PNG plots to ``--out`` (default ``<built>/eval``).
+Two diagnostics say where the pipeline misses: WER per band of scene SNR, and the pairs of true
+speakers that the diarization merged into one (their speech mostly went to the same built speaker).
+
+Writes ``report.md``, ``eval.json`` and PNG plots to ``--out`` (default ``<built>/eval``; see
+``eval_report``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import eval_metrics as M
+from .eval_report import summary_table, task_table, write_report
 from .record import ClipRecord, Label
 
 VerifyFn = Callable[[dict[str, Any], ClipRecord], "bool | None"]
@@ -154,6 +159,8 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
     der = M.DerAccumulator(collar=collar, skip_overlap=skip_overlap)
     wer_total, sa_total = M.WerCounts(), M.WerCounts()
     per_speaker: dict[str, M.WerCounts] = {}
+    by_band: dict[str, tuple[int, M.WerCounts]] = {}
+    merged: dict[tuple[str, str], int] = {}
     counts, tag_truth, tag_pred, per_clip = [], [], [], {}
     for cid in matched:
         t, b = truth[cid]["truth"], built[cid]
@@ -165,6 +172,12 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
             hyp_text = " ".join(w["word"] for w in b.get("words") or [])
         clip_wer = M.wer_counts(ref_text, hyp_text)
         wer_total += clip_wer
+        band = M.snr_band(t.get("snr_db"))
+        n_band, band_counts = by_band.get(band, (0, M.WerCounts()))
+        by_band[band] = (n_band + 1, band_counts + clip_wer)
+        pairs = M.merged_speakers(ref_turns, hyp_turns)
+        for pair in pairs:
+            merged[pair] = merged.get(pair, 0) + 1
         ref_by_spk = M.speaker_texts(ref_turns)
         hyp_by_spk = M.speaker_texts(hyp_turns, b.get("words"))
         for spk, text in ref_by_spk.items():
@@ -182,6 +195,7 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
                          if e.get("origin") in tag_origins and not is_voice_label(e["label"], e.get("mid"))})
         per_clip[cid] = {"speakers_true": counts[-1][0], "speakers_built": counts[-1][1],
                          "der": der.per_clip[cid], "wer": clip_wer.wer,
+                         "snr_db": t.get("snr_db"), "merged": [list(p) for p in pairs],
                          "tags_true": sorted(tag_truth[-1]), "tags_built": sorted(tag_pred[-1])}
     figures: dict[str, Any] = {
         "coverage": {"truth_scenes": len(truth), "built_clips": len(built),
@@ -189,7 +203,10 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         "speaker_count": M.speaker_count_accuracy(counts),
         "diarization": der.summary(),
         "wer": {**wer_total.as_dict(), "speaker_attributed": sa_total.as_dict(),
-                "per_speaker": {k: v.as_dict() for k, v in sorted(per_speaker.items())}},
+                "per_speaker": {k: v.as_dict() for k, v in sorted(per_speaker.items())},
+                "by_snr": {b: {"clips": n, **c.as_dict()} for b, (n, c) in _band_order(by_band)}},
+        "merged_speakers": [{"speakers": list(p), "clips": n}
+                            for p, n in sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))],
         "tags": {**M.tag_precision_recall(tag_truth, tag_pred), "origins": list(tag_origins)},
         "questions": _question_counts(qa, len(built)),
         "per_clip": per_clip, "notes": [],
@@ -207,6 +224,15 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
     return figures
 
 
+def _band_order(by_band: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Bands from quietest background (no background) to loudest (lowest SNR)."""
+    order = ["no background", f">= {M.SNR_BAND_EDGES_DB[-1]:g} dB"]
+    edges = M.SNR_BAND_EDGES_DB
+    order += [f"{lo:g}-{hi:g} dB" for lo, hi in reversed(list(zip(edges, edges[1:])))]
+    order.append(f"< {edges[0]:g} dB")
+    return [(b, by_band[b]) for b in order if b in by_band]
+
+
 def _question_counts(qa: list[dict[str, Any]], n_clips: int) -> dict[str, Any]:
     per_task: dict[str, int] = {}
     for row in qa:
@@ -219,124 +245,6 @@ def _question_counts(qa: list[dict[str, Any]], n_clips: int) -> dict[str, Any]:
 
 
 # -- report ----------------------------------------------------------------------------------------
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
-
-
-def summary_table(fig: dict[str, Any]) -> str:
-    """The headline figures as a markdown table (also printed by the CLI)."""
-    q = fig["questions"]
-    ak = fig.get("answer_keys")
-    rows = [("scenes evaluated", f"{fig['coverage']['matched']} / {fig['coverage']['truth_scenes']}"),
-            ("speaker-count accuracy", _pct(fig["speaker_count"]["accuracy"])),
-            (f"DER (collar {fig['diarization']['collar']} s)", _pct(fig["diarization"]["der"])),
-            ("WER (transcript)", _pct(fig["wer"]["wer"])),
-            ("WER (speaker-attributed)", _pct(fig["wer"]["speaker_attributed"]["wer"])),
-            ("tag precision (micro)", _pct(fig["tags"]["micro"]["precision"])),
-            ("tag recall (micro)", _pct(fig["tags"]["micro"]["recall"])),
-            ("answer-key accuracy (all tasks)", _pct(ak["overall"]["accuracy"]) if ak else "n/a"),
-            ("questions per clip", f"{q['per_clip']:.2f}" if q["per_clip"] is not None else "n/a")]
-    return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
-
-
-def task_table(fig: dict[str, Any]) -> str:
-    """Answer-key accuracy and questions per clip for every task id."""
-    ak = (fig.get("answer_keys") or {}).get("per_task", {})
-    tasks = sorted(set(ak) | set(fig["questions"]["per_task"]))
-    out = ["| task | questions | per clip | verified | answer-key accuracy |", "|---|---|---|---|---|"]
-    for task in tasks:
-        q = fig["questions"]["per_task"].get(task, {"questions": 0, "per_clip": 0.0})
-        a = ak.get(task, {})
-        out.append(f"| {task} | {q['questions']} | {q['per_clip'] or 0:.2f} | "
-                   f"{a.get('verified', 0)} | {_pct(a.get('accuracy'))} |")
-    return "\n".join(out)
-
-
-def _plots(fig: dict[str, Any], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    made = []
-    ak = (fig.get("answer_keys") or {}).get("per_task", {})
-    if ak:
-        tasks = sorted(ak)
-        f, ax = plt.subplots(figsize=(7, 3.5))
-        ax.bar(tasks, [100 * (ak[t]["accuracy"] or 0) for t in tasks], color="tab:green")
-        ax.axhline(97, color="grey", ls="--", lw=1)
-        ax.set_ylabel("answer-key accuracy (%)")
-        ax.set_ylim(0, 105)
-        ax.tick_params(axis="x", rotation=45)
-        f.tight_layout()
-        f.savefig(out / "answer_keys.png", dpi=100)
-        plt.close(f)
-        made.append("answer_keys.png")
-    per_class = fig["tags"]["per_class"]
-    if per_class:
-        names = sorted(per_class)
-        f, ax = plt.subplots(figsize=(7, 3.5))
-        xs = range(len(names))
-        ax.bar([x - 0.2 for x in xs], [100 * (per_class[n]["precision"] or 0) for n in names], 0.4,
-               label="precision")
-        ax.bar([x + 0.2 for x in xs], [100 * (per_class[n]["recall"] or 0) for n in names], 0.4,
-               label="recall")
-        ax.set_xticks(list(xs), names, rotation=45, ha="right")
-        ax.set_ylabel("%")
-        ax.legend()
-        f.tight_layout()
-        f.savefig(out / "tags.png", dpi=100)
-        plt.close(f)
-        made.append("tags.png")
-    ders = [v["der"] for v in fig["per_clip"].values() if v["der"] is not None and not math.isnan(v["der"])]
-    if ders:
-        f, ax = plt.subplots(figsize=(5, 3))
-        ax.hist([100 * d for d in ders], bins=20, color="tab:blue")
-        ax.set_xlabel("DER per clip (%)")
-        ax.set_ylabel("clips")
-        f.tight_layout()
-        f.savefig(out / "der_hist.png", dpi=100)
-        plt.close(f)
-        made.append("der_hist.png")
-    return made
-
-
-def write_report(fig: dict[str, Any], out_dir: str | Path) -> Path:
-    """Write ``report.md``, ``eval.json`` and plots into ``out_dir``; return the report path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(fig, indent=2, default=str) + "\n", encoding="utf-8")
-    plots = _plots(fig, out)
-    conf = fig["speaker_count"]["confusion"]
-    lines = ["# PAQA pipeline evaluation against mixed-scene ground truth", "",
-             summary_table(fig), "", "## Per task", "", task_table(fig), "",
-             "## Speaker count (rows: true, columns: built)", ""]
-    cols = sorted({c for row in conf.values() for c in row})
-    lines += ["| true \\ built | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    lines += [f"| {t} | " + " | ".join(str(conf[t].get(c, 0)) for c in cols) + " |" for t in sorted(conf)]
-    lines += ["", "## WER per speaker (speaker-attributed)", "", "| speaker | words | WER |", "|---|---|---|"]
-    lines += [f"| {k} | {v['ref_words']} | {_pct(v['wer'])} |" for k, v in fig["wer"]["per_speaker"].items()]
-    lines += ["", f"## Background tags (origins: {', '.join(fig['tags']['origins'])})", "",
-              "| class | support | tp | fp | fn | precision | recall |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {k} | {v['support']} | {v['tp']} | {v['fp']} | {v['fn']} | {_pct(v['precision'])} | "
-              f"{_pct(v['recall'])} |" for k, v in fig["tags"]["per_class"].items()]
-    d = fig["diarization"]
-    lines += ["", "## Diarization", "", f"missed {d['missed_s']:.1f} s, false alarm "
-              f"{d['false_alarm_s']:.1f} s, confusion {d['confusion_s']:.1f} s over "
-              f"{d['scored_speech_s']:.1f} s of scored speech."]
-    wrong = (fig.get("answer_keys") or {}).get("wrong_examples") or []
-    if wrong:
-        lines += ["", f"## Wrong answer keys (first {len(wrong)})", ""]
-        lines += [f"- `{w['id']}` ({w['task']}/{w.get('variant')}): {w['question']} -> "
-                  f"{w['answer_text']} (options: {' | '.join(w.get('choices') or [])})" for w in wrong]
-    if fig["notes"]:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in fig["notes"]]
-    lines += [""] + [f"![{p}]({p})" for p in plots]
-    path = out / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
 
 def _load_callable(spec: str) -> VerifyFn:
     module, _, name = spec.partition(":")

@@ -75,6 +75,27 @@ def test_speaker_count_accuracy():
     assert M.speaker_count_accuracy([])["accuracy"] is None
 
 
+def test_merged_speakers_names_the_voices_given_to_one_built_speaker():
+    ref = [_turn("A", 0.0, 4.0), _turn("B", 5.0, 9.0), _turn("C", 10.0, 12.0), _turn("D", 20.0, 21.0)]
+    # X covers A and B (merged); C is Y's alone; D overlaps nobody, so it is in no pair
+    hyp = [_turn("X", 0.0, 9.0), _turn("Y", 10.0, 12.0)]
+    assert M.merged_speakers(ref, hyp) == [("A", "B")]
+    # A split across two built speakers takes the longer one: 3 s with X against 1 s with Y
+    hyp = [_turn("X", 0.0, 3.0), _turn("Y", 3.0, 4.0), _turn("Y", 5.0, 9.0)]
+    assert M.merged_speakers(ref[:2], hyp) == []
+    assert M.merged_speakers(ref, []) == []
+    three = [_turn("P", 0, 1), _turn("Q", 1, 2), _turn("R", 2, 3)]
+    assert M.merged_speakers(three, [_turn("Z", 0, 3)]) == [("P", "Q"), ("P", "R"), ("Q", "R")]
+
+
+def test_snr_band_edges():
+    assert M.snr_band(None) == "no background"
+    assert M.snr_band(4.99) == "< 5 dB"
+    assert M.snr_band(5.0) == "5-10 dB"
+    assert M.snr_band(19.99) == "15-20 dB"
+    assert M.snr_band(20.0) == ">= 20 dB"
+
+
 def test_tag_precision_recall_hand_computed():
     out = M.tag_precision_recall([["Rain", "Engine"], ["Rain"], []], [["rain"], ["Engine"], ["Wind"]])
     rain, engine, wind = (out["per_class"][k] for k in ("Rain", "Engine", "Wind"))
@@ -200,11 +221,22 @@ def test_evaluate_end_to_end(tiny, tmp_path):
     assert ak["env_present"]["unverifiable"] == 1
     assert fig["questions"]["per_clip"] == pytest.approx(1.5)
     assert fig["questions"]["per_task"]["speaker_count"]["per_clip"] == pytest.approx(1.0)
+    # s1 (10 dB): 1 error in 8 words; s2 (5 dB): 1 insertion over 3 words; listed loudest first
+    by_snr = fig["wer"]["by_snr"]
+    assert list(by_snr) == ["10-15 dB", "5-10 dB"]
+    assert by_snr["10-15 dB"]["clips"] == 1 and by_snr["10-15 dB"]["wer"] == pytest.approx(1 / 8)
+    assert by_snr["5-10 dB"]["wer"] == pytest.approx(1 / 3)
+    assert fig["merged_speakers"] == []
+    assert fig["per_clip"]["s1"]["snr_db"] == 10.0 and fig["per_clip"]["s1"]["merged"] == []
 
     report = write_report(fig, tmp_path / "eval")
     text = report.read_text()
     assert "| speaker-count accuracy | 50.0 % |" in text
     assert "| speaker_count | 2 | 1.00 | 2 | 50.0 % |" in text
+    assert "| 10-15 dB | 1 | 8 | 12.5 % |" in text
+    assert "No two true speakers of a clip went mostly to the same built speaker." in text
+    fig["merged_speakers"] = [{"speakers": ["spk_a", "spk_b"], "clips": 3}]
+    assert "| spk_a + spk_b | 3 |" in write_report(fig, tmp_path / "eval_merged").read_text()
     assert (tmp_path / "eval" / "answer_keys.png").stat().st_size > 1000
     assert json.loads((tmp_path / "eval" / "eval.json").read_text())["wer"]["wer"] == pytest.approx(2 / 11)
 
