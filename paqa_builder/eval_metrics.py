@@ -202,18 +202,22 @@ SNR_BAND_EDGES_DB = (5.0, 10.0, 15.0, 20.0)
 """Edges of the scene-SNR bands that WER is reported in (the mixer's default range is 5-20 dB)."""
 
 
+SNR_BANDS: tuple[str, ...] = (
+    "no background", f">= {SNR_BAND_EDGES_DB[-1]:g} dB",
+    *(f"{lo:g}-{hi:g} dB" for lo, hi in reversed(list(zip(SNR_BAND_EDGES_DB, SNR_BAND_EDGES_DB[1:])))),
+    f"< {SNR_BAND_EDGES_DB[0]:g} dB")
+"""Band names in report order: no background first, then from the quietest background to the loudest."""
+
+
 def snr_band(snr_db: float | None) -> str:
-    """Band name of a scene SNR: ``"< 5 dB"``, ``"5-10 dB"``, ..., ``">= 20 dB"``, or
-    ``"no background"`` when the scene has none (SNR ``None``)."""
+    """Band name (one of ``SNR_BANDS``) of a scene SNR; ``"no background"`` when it is ``None``."""
     if snr_db is None:
-        return "no background"
-    edges = SNR_BAND_EDGES_DB
-    if snr_db < edges[0]:
-        return f"< {edges[0]:g} dB"
-    for lo, hi in zip(edges, edges[1:]):
-        if snr_db < hi:
-            return f"{lo:g}-{hi:g} dB"
-    return f">= {edges[-1]:g} dB"
+        return SNR_BANDS[0]
+    # SNR_BANDS[1:] runs from the highest band down; the first lower edge the SNR reaches is its band
+    for name, low in zip(SNR_BANDS[1:], reversed(SNR_BAND_EDGES_DB)):
+        if snr_db >= low:
+            return name
+    return SNR_BANDS[-1]
 
 
 # -- speaker count -------------------------------------------------------------------------------

@@ -204,7 +204,8 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         "diarization": der.summary(),
         "wer": {**wer_total.as_dict(), "speaker_attributed": sa_total.as_dict(),
                 "per_speaker": {k: v.as_dict() for k, v in sorted(per_speaker.items())},
-                "by_snr": {b: {"clips": n, **c.as_dict()} for b, (n, c) in _band_order(by_band)}},
+                "by_snr": {b: {"clips": by_band[b][0], **by_band[b][1].as_dict()}
+                           for b in M.SNR_BANDS if b in by_band}},
         "merged_speakers": [{"speakers": list(p), "clips": n}
                             for p, n in sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))],
         "tags": {**M.tag_precision_recall(tag_truth, tag_pred), "origins": list(tag_origins)},
@@ -222,15 +223,6 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         figures["notes"] += notes
         figures["answer_keys"] = M.answer_key_accuracy(qa, records, verify)
     return figures
-
-
-def _band_order(by_band: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Bands from quietest background (no background) to loudest (lowest SNR)."""
-    order = ["no background", f">= {M.SNR_BAND_EDGES_DB[-1]:g} dB"]
-    edges = M.SNR_BAND_EDGES_DB
-    order += [f"{lo:g}-{hi:g} dB" for lo, hi in reversed(list(zip(edges, edges[1:])))]
-    order.append(f"< {edges[0]:g} dB")
-    return [(b, by_band[b]) for b in order if b in by_band]
 
 
 def _question_counts(qa: list[dict[str, Any]], n_clips: int) -> dict[str, Any]:

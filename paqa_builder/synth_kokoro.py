@@ -133,10 +133,7 @@ def kokoro_speak(text: str, voice: KokoroVoice, sample_rate: int = SAMPLE_RATE,
     Sentences are synthesised one by one (the model takes at most ``MAX_TOKENS`` tokens) and
     joined with ``sentence_pause_s`` of silence; leading and trailing silence is trimmed.
     """
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
+    from .audio_io import resample
     from .synth import trim_silence
 
     model = _Model.get()
@@ -153,7 +150,5 @@ def kokoro_speak(text: str, voice: KokoroVoice, sample_rate: int = SAMPLE_RATE,
         pieces.append(model.infer(tokens, voice.style, voice.speed))
     if not pieces:
         return np.zeros(0, dtype=np.float32)
-    audio = np.concatenate(pieces)
-    g = gcd(sample_rate, KOKORO_RATE)
-    audio = resample_poly(audio.astype(np.float64), sample_rate // g, KOKORO_RATE // g)
-    return trim_silence(np.clip(audio, -1.0, 1.0).astype(np.float32), sample_rate)
+    audio = resample(np.concatenate(pieces), KOKORO_RATE, sample_rate)
+    return trim_silence(np.clip(audio, -1.0, 1.0), sample_rate)

@@ -178,6 +178,13 @@ def join_parts(parts: list[Path], dst: Path, expected_sha256: str, hint: str = I
             os.unlink(tmp)
 
 
+def _is_joined(parts: list[Path], joined: Path, stamp: Path, sha256: str) -> bool:
+    """True when ``joined`` was made from ``parts`` before: the stamp file names ``sha256`` and the
+    size matches, so the file is not hashed again on every load."""
+    return (stamp.is_file() and stamp.read_text().strip() == sha256 and joined.is_file()
+            and joined.stat().st_size == sum(p.stat().st_size for p in parts))
+
+
 def whisper_base_dir(cache: str | Path | None = None) -> Path:
     """A local faster-whisper base directory, joined from the packaged parts on first use.
 
@@ -195,9 +202,7 @@ def whisper_base_dir(cache: str | Path | None = None) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     model = target / "model.bin"
     stamp = target / ".sha256"
-    expected_size = sum(p.stat().st_size for p in parts)
-    stamped = stamp.is_file() and stamp.read_text().strip() == pkg.sha256
-    if not (stamped and model.is_file() and model.stat().st_size == expected_size):
+    if not _is_joined(parts, model, stamp, pkg.sha256):
         for name in pkg.aux_files:
             _atomic_copy(aux_dir / name, target / name)
         join_parts(parts, model, pkg.sha256)
@@ -306,9 +311,7 @@ def kokoro_model(cache: str | Path | None = None) -> tuple[Path, Path]:
     parts, data_dir = found
     target = (Path(cache) if cache else cache_root() / "kokoro-82m") / "kokoro-v1.0.int8.onnx"
     stamp = target.with_suffix(".sha256")
-    size = sum(p.stat().st_size for p in parts)
-    if not (stamp.is_file() and stamp.read_text().strip() == KOKORO_SHA256
-            and target.is_file() and target.stat().st_size == size):
+    if not _is_joined(parts, target, stamp, KOKORO_SHA256):
         join_parts(parts, target, KOKORO_SHA256, KOKORO_INSTALL_HINT)
         stamp.write_text(KOKORO_SHA256 + "\n")
     return target, data_dir

@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (overrides the recipe)")
     p.add_argument("--generate-speech", action="store_true",
                    help="first write a synthetic speech corpus (to --speech, or <out>/corpus/speech)")
-    p.add_argument("--voices", default="espeak", choices=("espeak", "kokoro"),
+    from .generate import VOICE_SETS
+
+    p.add_argument("--voices", default="espeak", choices=sorted(VOICE_SETS),
                    help="voice set for --generate-speech: espeak (six espeak-ng voices, default) "
                         "or kokoro (five neural voices; needs the [voices] extra)")
     p.add_argument("--generate-backgrounds", action="store_true",
