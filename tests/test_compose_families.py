@@ -378,3 +378,14 @@ def test_exhaustive_labels_silence_tags_on_a_clip_without_sound_labels():
 
     assert any(r["answer_text"] == "ding" for r in env_rows(False) if r["task"] == "env_present")
     assert env_rows(True) == []
+
+
+def test_env_absent_check_sentence_agrees_in_number():
+    from paqa_builder.compose.facts import Sound
+    from paqa_builder.compose.families.environment import _all_heard
+
+    engine = Sound(name="engine", mid="/m/02mk9", start=0.0, end=10.0, score=0.9, origin="model")
+    rain = Sound(name="rain", mid="/m/06mb1", start=0.0, end=5.0, score=0.8, origin="model")
+    assert _all_heard([engine], "gunshot") == "The engine is heard, the gunshot is not."
+    assert _all_heard([engine, rain], "gunshot") == \
+        "The engine and the rain are all heard, the gunshot is not."

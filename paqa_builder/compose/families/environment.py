@@ -22,6 +22,14 @@ def _heard_list(sounds: list[Sound]) -> str:
     return ", ".join(f"{s.name} {span(s)}" for s in sounds)
 
 
+def _all_heard(present: list[Sound], absent: str) -> str:
+    """'The engine is heard, the gunshot is not.' / 'The engine and the rain are all heard, ...'."""
+    names = [f"the {s.name}" for s in present]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    verb = "is" if len(names) == 1 else "are all"
+    return f"{listed[0].upper()}{listed[1:]} {verb} heard, the {absent} is not."
+
+
 def _choice_mid(evidence: dict[str, Any], choices: list[str], i: int) -> str | None:
     mids = evidence.get("choice_mids") or []
     return mids[i] if i < len(mids) else None
@@ -96,7 +104,7 @@ def env_absent(facts: Facts, ctx: Ctx) -> list[Question]:
                "Every option except one appears in that list."],
         conclusion=f"The {name} never occurs in the clip.",
         fact=f"The {name} is the only option that is not heard.",
-        check=f"{', '.join(s.name for s in present)} are all heard, the {name} is not.",
+        check=_all_heard(present, name),
         planning=choose(ctx.rng, PLANNING["env"]),
         trap=Trap(option=quiet.name,
                   tempting=f"The {quiet.name} is brief or faint, so it is easy to think it is "
