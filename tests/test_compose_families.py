@@ -386,6 +386,6 @@ def test_env_absent_check_sentence_agrees_in_number():
 
     engine = Sound(name="engine", mid="/m/02mk9", start=0.0, end=10.0, score=0.9, origin="model")
     rain = Sound(name="rain", mid="/m/06mb1", start=0.0, end=5.0, score=0.8, origin="model")
-    assert _all_heard([engine], "gunshot") == "The engine is heard, the gunshot is not."
+    assert _all_heard([engine], "gunshot") == "the engine is heard, the gunshot is not."
     assert _all_heard([engine, rain], "gunshot") == \
-        "The engine and the rain are all heard, the gunshot is not."
+        "the engine and the rain are all heard, the gunshot is not."

@@ -23,11 +23,12 @@ def _heard_list(sounds: list[Sound]) -> str:
 
 
 def _all_heard(present: list[Sound], absent: str) -> str:
-    """'The engine is heard, the gunshot is not.' / 'The engine and the rain are all heard, ...'."""
+    """'the engine is heard, the gunshot is not.' / 'the engine and the rain are all heard, ...'
+    (lower case: the reflect templates put it after a colon, like every other check)."""
     names = [f"the {s.name}" for s in present]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     verb = "is" if len(names) == 1 else "are all"
-    return f"{listed[0].upper()}{listed[1:]} {verb} heard, the {absent} is not."
+    return f"{listed} {verb} heard, the {absent} is not."
 
 
 def _choice_mid(evidence: dict[str, Any], choices: list[str], i: int) -> str | None:
