@@ -23,6 +23,13 @@ stamp=.venv/.paqa-setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv (several GB the first time)"
+  # The install needs about 8 GB (a full .venv measured 7.6 GB) plus room to unpack wheels; a
+  # full disk otherwise fails deep inside pip with "[Errno 28] No space left on device".
+  free_gb=$(df -P -k . | awk 'NR == 2 {print int($4 / 1048576)}')
+  if [ "${free_gb:-0}" -lt 10 ] && [ ! -f .venv/.paqa-setup-stamp ]; then
+    echo "setup: only ${free_gb} GB free on $(df -P . | awk 'NR == 2 {print $6}') for .venv; the first install needs about 10 GB" >&2
+    exit 1
+  fi
   python -m pip install -q -U pip wheel
   # torch/torchaudio/torchcodec: the combination measured to work with pyannote.audio 4.0.7.
   python -m pip install -q "torch==2.14.1" "torchaudio==2.11.0" "torchcodec==0.17.0"

