@@ -8,7 +8,7 @@ import pytest
 
 from paqa_builder import synth
 from paqa_builder.backends._clustering import cluster_embeddings, count_confidence
-from paqa_builder.backends.diarize_portable import PortableDiarizer, _merge_turns, _split
+from paqa_builder.backends.diarize_portable import PortableDiarizer, _merge_turns, _split, split_speakers
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
 
 SENTENCES = (
@@ -78,6 +78,42 @@ def test_count_confidence_is_distance_to_nearest_merge():
     assert count_confidence(np.array([0.1, 0.5]), threshold=0.3, margin=0.1) == 1.0
     assert count_confidence(np.array([0.1, 0.32]), threshold=0.3, margin=0.1) == pytest.approx(0.2)
     assert count_confidence(np.zeros(0), threshold=0.3, margin=0.1) == 0.5
+
+
+def test_split_speakers_finds_a_short_speaker_never_heard_apart():
+    # one sentence 0.8-4.2 s cut in two at 2.5 s and given two labels, then A again after a pause
+    split = [(0.8, 2.5, 0), (2.5, 4.2, 1), (5.0, 7.5, 0)]
+    assert split_speakers(split, max_talk_s=2.0, gap_s=0.2) == [1]
+    # the same short speaker after a real pause (0.5 s on both sides) is believed
+    assert split_speakers([(0.8, 2.5, 0), (3.0, 4.7, 1), (5.2, 7.5, 0)], 2.0, 0.2) == []
+    # a touching speaker who talks long enough is believed too (a quick reply, not a half sentence)
+    assert split_speakers([(0.0, 2.5, 0), (2.6, 5.0, 1)], 2.0, 0.2) == []
+    # touching on one side is enough: 1's only turn ends 0.1 s before 0 starts; both are short
+    # here, so both are suspects, shortest first
+    assert split_speakers([(0.0, 1.5, 1), (1.6, 3.5, 0)], 2.0, 0.2) == [1, 0]
+    # one speaker, or the check switched off
+    assert split_speakers([(0.0, 1.0, 0), (1.05, 1.5, 0)], 2.0, 0.2) == []
+    assert split_speakers(split, max_talk_s=0.0, gap_s=0.2) == []
+
+
+def test_a_split_is_folded_into_the_closest_touching_speaker_and_marked_unsure():
+    # speaker 2 (1.5 s) sits between 0 and 1 with no pause; its centroid is closest to 1's
+    turns = [(0.0, 3.0, 0), (3.1, 4.6, 2), (4.6, 7.0, 1), (8.0, 10.5, 0)]
+    centroids = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.98, 0.0]])
+    record = ClipRecord(clip_id="c", source="x", path="c.wav")
+    PortableDiarizer()._fill(record, turns, centroids, 0.9, 11.0, [])
+    assert record.num_speakers == 2
+    assert [(t.speaker, t.start, t.end) for t in record.turns] == [
+        ("SPEAKER_00", 0.0, 3.0), ("SPEAKER_01", 3.1, 7.0), ("SPEAKER_00", 8.0, 10.5)]
+    assert record.speaker_count_confidence == 0.5
+    # flag only: the three speakers stay, the count is still marked unsure
+    record = ClipRecord(clip_id="c", source="x", path="c.wav")
+    PortableDiarizer(split_repair=False)._fill(record, turns, centroids, 0.9, 11.0, [])
+    assert (record.num_speakers, record.speaker_count_confidence) == (3, 0.5)
+    # check off: nothing changes
+    record = ClipRecord(clip_id="c", source="x", path="c.wav")
+    PortableDiarizer(split_talk_s=0.0)._fill(record, turns, centroids, 0.9, 11.0, [])
+    assert (record.num_speakers, record.speaker_count_confidence) == (3, 0.9)
 
 
 def test_split_and_merge_turns():

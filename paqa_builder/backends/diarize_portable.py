@@ -13,6 +13,9 @@ Flow per clip:
    embedding and a median F0.
 3. ``_clustering.cluster_embeddings`` groups the pieces (cosine + pitch distance, average linkage,
    light clusters folded); consecutive pieces of one cluster become a turn.
+4. Split repair: a short speaker never heard apart from the others (``split_speakers``) is most
+   likely half of someone else's sentence; it is folded into the closest touching speaker and the
+   count is marked unsure.
 
 Why not pyannote's ``SpeakerDiarization`` pipeline with Resemblyzer plugged in: it accepts only
 pyannote/SpeechBrain/NeMo/WeSpeaker encoders and needs a PLDA download. Why not its per-window
@@ -73,6 +76,9 @@ class PortableDiarizer(Stage):
         min_gap_s: float = 0.1,
         min_overlap_s: float = 0.1,
         confidence_margin: float = 0.1,
+        split_talk_s: float = 2.0,
+        split_gap_s: float = 0.2,
+        split_repair: bool = True,
         device: str = "auto",
         **params: Any,
     ) -> None:
@@ -101,6 +107,17 @@ class PortableDiarizer(Stage):
             min_gap_s: same-speaker turns separated by less than this (seconds) are joined.
             min_overlap_s: overlap regions shorter than this (seconds) are not reported.
             confidence_margin: cosine-distance scale of ``speaker_count_confidence``.
+            split_talk_s: a speaker with less talk time than this (seconds) who never talks
+                apart from the others (see ``split_gap_s``) caps ``speaker_count_confidence`` at
+                0.5. That is how a split looks: one sentence cut into equal pieces whose halves
+                land in two clusters (voices whose pitch moves within a sentence do this), and
+                the dendrogram alone is often sure of it. 0 disables the check.
+            split_gap_s: a turn "touches" another speaker when it starts or ends within this
+                many seconds of that speaker's turn; a speaker all of whose turns touch is
+                never heard apart from the others.
+            split_repair: also fold such a speaker into the touching speaker whose centroid is
+                closest (False only marks the count unsure). Hybrid-voice scenes, mix seeds 4-6:
+                speaker count 85.0 / 93.3 / 81.7 % without, 93.3 / 96.7 / 93.3 % with it.
             device: "auto" (cuda when available), "cpu" or "cuda[:n]".
         """
         super().__init__(**params)
@@ -117,6 +134,9 @@ class PortableDiarizer(Stage):
         self.min_gap_s = float(min_gap_s)
         self.min_overlap_s = float(min_overlap_s)
         self.confidence_margin = float(confidence_margin)
+        self.split_talk_s = float(split_talk_s)
+        self.split_gap_s = float(split_gap_s)
+        self.split_repair = bool(split_repair)
         self.device = device
         self._inference: Any = None
         self._encoder: Any = None
@@ -217,11 +237,17 @@ class PortableDiarizer(Stage):
         for start, end, lab in turns:
             talk[lab] = talk.get(lab, 0.0) + (end - start)
         kept = {lab for lab, t in talk.items() if t >= self.min_speaker_s / 2}
+        turns = [turn for turn in turns if turn[2] in kept]
+        suspects = split_speakers(turns, self.split_talk_s, self.split_gap_s)
+        if suspects:
+            # the count rests on a speaker never heard apart from the others: not clear-cut
+            confidence = min(confidence, 0.5)
+        while self.split_repair and suspects:
+            turns = _fold_speaker(turns, suspects[0], centroids, self.split_gap_s, self.min_gap_s)
+            suspects = split_speakers(turns, self.split_talk_s, self.split_gap_s)
         names: dict[int, str] = {}
         out: list[Turn] = []
         for start, end, lab in turns:
-            if lab not in kept:
-                continue
             names.setdefault(lab, f"SPEAKER_{len(names):02d}")
             out.append(Turn(names[lab], round(max(0.0, start), 3), round(min(duration, end), 3)))
         record.turns = out
@@ -229,6 +255,43 @@ class PortableDiarizer(Stage):
         record.speaker_count_confidence = round(confidence, 3) if names else 1.0
         record.speaker_embeddings = {name: centroids[lab].astype(np.float32) for lab, name in names.items()}
         record.overlaps = [(round(s, 3), round(e, 3)) for s, e in overlaps if e - s >= self.min_overlap_s]
+
+
+def _touches(turn: tuple[float, float, Any], other: tuple[float, float, Any], gap_s: float) -> bool:
+    return abs(turn[0] - other[1]) < gap_s or abs(other[0] - turn[1]) < gap_s
+
+
+def split_speakers(turns: list[tuple[float, float, Any]], max_talk_s: float, gap_s: float) -> list[Any]:
+    """Speakers (labels of ``(start, end, label)`` turns) that look like a split of another voice.
+
+    Such a speaker talks less than ``max_talk_s`` in all, and every one of their turns starts or
+    ends within ``gap_s`` of another speaker's turn: they are never heard apart from the others.
+    Listed shortest talk first. Measured on 60-scene mixes of Kokoro + espeak-ng voices (mix seeds
+    0-3, turns separated by pauses), with (2.0 s, 0.2 s): of the clips whose count was wrong at
+    confidence >= 0.7, 6 of 7 had such a speaker; of those whose count was right, 1 of 93. On the
+    espeak-only seeds 0, 5 and 6: none either way.
+    """
+    labels = {t[2] for t in turns}
+    if max_talk_s <= 0 or len(labels) < 2:
+        return []
+    talk = {lab: sum(t[1] - t[0] for t in turns if t[2] == lab) for lab in labels}
+    found = []
+    for lab in labels:
+        others = [o for o in turns if o[2] != lab]
+        if talk[lab] < max_talk_s and all(any(_touches(t, o, gap_s) for o in others)
+                                          for t in turns if t[2] == lab):
+            found.append(lab)
+    return sorted(found, key=lambda lab: (talk[lab], str(lab)))
+
+
+def _fold_speaker(turns: list[tuple[float, float, int]], label: int, centroids: np.ndarray,
+                  gap_s: float, min_gap_s: float) -> list[tuple[float, float, int]]:
+    """Give ``label``'s turns to the touching speaker whose centroid is closest, then rejoin."""
+    own = [t for t in turns if t[2] == label]
+    touched = {o[2] for t in own for o in turns if o[2] != label and _touches(t, o, gap_s)}
+    target = max(sorted(touched), key=lambda lab: float(centroids[lab] @ centroids[label]))
+    return _merge_turns([(a, b) for a, b, _ in turns],
+                        [target if lab == label else lab for _, _, lab in turns], min_gap_s)
 
 
 def embed_speech(encoder: Any, samples: np.ndarray) -> np.ndarray:
