@@ -7,6 +7,8 @@
 #   benchmarks/scene_eval.sh [OUT_DIR] [SCENES] [SEED]      defaults: out/scene_eval 60 0
 #   PROFILE=paper benchmarks/scene_eval.sh ...               any recipes/<PROFILE>.yaml
 #   BUILD_SET="stages.transcribe.beam_size=1" benchmarks/scene_eval.sh ...   extra --set overrides
+#   VOICES=hybrid benchmarks/scene_eval.sh ...   3 Kokoro + 2 espeak-ng voices (VOICE_SETS in
+#                                               paqa_builder/mixer/generate.py; needs [voices])
 #   VOICES=kokoro benchmarks/scene_eval.sh ...   neural voices instead of espeak-ng (see
 #                                               paqa_builder/synth_kokoro.py; needs the [voices] extra)
 #
