@@ -32,11 +32,11 @@ def parse_voice(spec: str):
 
 def main() -> None:
     """Print one markdown row per voice: clean WER, noisy WER, median F0."""
-    import librosa
     from faster_whisper import WhisperModel
 
     from paqa_builder import eval_metrics as M
     from paqa_builder.backends import packaged
+    from paqa_builder.backends.diarize_portable import median_f0
     from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
     from paqa_builder.synth import background, mix_at_snr
 
@@ -67,9 +67,7 @@ def main() -> None:
         clean, noisy, f0s = M.WerCounts(), M.WerCounts(), []
         for i, text in enumerate(sentences):
             audio = voice.speak(text)
-            f0 = librosa.yin(audio, fmin=60, fmax=500, sr=16000, frame_length=1024)
-            energy = librosa.feature.rms(y=audio, frame_length=1024, hop_length=256)[0][: len(f0)]
-            f0s += list(f0[: len(energy)][energy > 0.3 * energy.max()])  # voiced, loud frames
+            f0s.append(median_f0(audio))  # the diarizer's own pitch estimate, per sentence
             clean = clean + M.wer_counts(text, transcribe(audio))
             noise = background("pink_noise", audio.size / 16000 + 0.01, seed=i)[: audio.size]
             noisy = noisy + M.wer_counts(text, transcribe(mix_at_snr(audio, noise, args.snr).astype(np.float32)))

@@ -57,9 +57,10 @@ KOKORO_VOICES: tuple[KokoroVoice, ...] = (
     KokoroVoice("kokoro_tebukuro", "jf_tebukuro"),
     KokoroVoice("kokoro_kumo", "jm_kumo"),
 )
-"""Every speaker style the package carries. Median F0 (YIN, voiced frames of 12 sentences): 273,
-242, 237, 330 and 95 Hz. Gongitsune and nezumi are close in pitch and in Resemblyzer space (mean
-cosine 0.795 across them, 0.84-0.86 within each), so scenes with both are hard to diarize."""
+"""Every speaker style the package carries. Median F0 over 12 sentences (``median_f0``, the
+diarizer's estimate): 286, 245, 239, 333 and 94 Hz. Gongitsune and nezumi are close in pitch
+and in Resemblyzer space (mean cosine 0.795 across them, 0.84-0.86 within each), so scenes with
+both are hard to diarize."""
 
 
 def kokoro_available() -> bool:
