@@ -311,6 +311,7 @@ def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
     tasks: dict[str, dict[str, Any]] = {}
     wrong: list[dict[str, Any]] = []
     errors: list[str] = []
+    outcomes: dict[str, bool] = {}
     for row in rows:
         t = tasks.setdefault(str(row.get("task")), {"questions": 0, "verified": 0, "correct": 0,
                                                     "unverifiable": 0, "no_truth": 0})
@@ -330,6 +331,7 @@ def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
             continue
         t["verified"] += 1
         t["correct"] += int(bool(ok))
+        outcomes[str(row.get("id"))] = bool(ok)
         if not ok:
             wrong.append({"id": row.get("id"), "task": row.get("task"),
                           "variant": _variant(row.get("evidence")),
@@ -343,4 +345,27 @@ def answer_key_accuracy(rows: Iterable[dict[str, Any]], records: dict[str, Any],
             "overall": {"questions": sum(t["questions"] for t in tasks.values()),
                         "verified": verified, "correct": correct,
                         "accuracy": correct / verified if verified else None},
-            "wrong_examples": wrong[:max_examples], "errors": errors}
+            "wrong_examples": wrong[:max_examples], "errors": errors, "outcomes": outcomes}
+
+
+RELIABILITY_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0001)
+"""Confidence bin edges of the reliability tables (finer near 1, where the thresholds sit)."""
+
+
+def reliability_table(confidence: list[float], correct: list[bool],
+                      edges: tuple[float, ...] = RELIABILITY_BINS) -> list[dict[str, Any]]:
+    """Confidence bin -> how many decisions fell in it and the fraction of them that were right.
+
+    Rows: ``{"bin": "0.90-0.95", "lo", "hi", "n", "right", "accuracy", "mean_confidence"}``; an
+    empty bin has ``n`` 0 and ``accuracy`` None. A calibrated confidence has accuracy close to
+    the mean confidence in every bin.
+    """
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = [(c, ok) for c, ok in zip(confidence, correct) if c is not None and lo <= c < hi]
+        n = len(inside)
+        right = sum(bool(ok) for _, ok in inside)
+        rows.append({"bin": f"{lo:.2f}-{min(hi, 1.0):.2f}", "lo": lo, "hi": min(hi, 1.0), "n": n,
+                     "right": right, "accuracy": right / n if n else None,
+                     "mean_confidence": sum(c for c, _ in inside) / n if n else None})
+    return rows

@@ -26,6 +26,12 @@ def summary_table(fig: dict[str, Any]) -> str:
             ("tag recall (micro)", _pct(fig["tags"]["micro"]["recall"])),
             ("answer-key accuracy (all tasks)", _pct(ak["overall"]["accuracy"]) if ak else "n/a"),
             ("questions per clip", f"{q['per_clip']:.2f}" if q["per_clip"] is not None else "n/a")]
+    sq = fig.get("speaker_questions") or {}
+    if sq.get("per_multi_speaker_clip") is not None:
+        rows.append(("speaker questions per multi-speaker clip", f"{sq['per_multi_speaker_clip']:.2f}"))
+    if fig.get("groups"):
+        rows.insert(0, ("held-out group (clips)",
+                        ", ".join(f"{g} {n}" for g, n in sorted(fig["groups"].items()))))
     return "| metric | value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
 
@@ -39,6 +45,20 @@ def task_table(fig: dict[str, Any]) -> str:
         a = ak.get(task, {})
         out.append(f"| {task} | {q['questions']} | {q['per_clip'] or 0:.2f} | "
                    f"{a.get('verified', 0)} | {_pct(a.get('accuracy'))} |")
+    return "\n".join(out)
+
+
+def reliability_tables(fig: dict[str, Any]) -> str:
+    """Confidence bin -> fraction right, for speaker counts (per clip) and speaker-task keys."""
+    rel = fig.get("reliability") or {}
+    count, keys = rel.get("speaker_count") or [], rel.get("speaker_keys") or []
+    if not count:
+        return "No count confidences in the build."
+    out = ["| count confidence | clips | count right | speaker-task keys | keys right |",
+           "|---|---|---|---|---|"]
+    for c, k in zip(count, keys or [{}] * len(count)):
+        out.append(f"| {c['bin']} | {c['n']} | {_pct(c['accuracy'])} | {k.get('n', 0)} | "
+                   f"{_pct(k.get('accuracy'))} |")
     return "\n".join(out)
 
 
@@ -100,6 +120,12 @@ def write_report(fig: dict[str, Any], out_dir: str | Path) -> Path:
     conf = fig["speaker_count"]["confusion"]
     lines = ["# PAQA pipeline evaluation against mixed-scene ground truth", "",
              summary_table(fig), "", "## Per task", "", task_table(fig), "",
+             "## Reliability of the speaker-count confidence", "",
+             "Each clip's `speaker_count_confidence` (the calibrated P(count right) of the portable "
+             "diarizer) against what was right: the clip's count, and the keys of its "
+             "speaker_count / speaker_quote / quote_speaker / speaker_order questions. The "
+             "composer asks speaker questions only above `min_speaker_count_confidence`, so low "
+             "bins hold clips but no keys.", "", reliability_tables(fig), "",
              "## Speaker count (rows: true, columns: built)", ""]
     cols = sorted({c for row in conf.values() for c in row})
     lines += ["| true \\ built | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]

@@ -194,6 +194,8 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         tag_pred.append({by_mid.get(e.get("mid"), e["label"]) for e in b.get("background") or []
                          if e.get("origin") in tag_origins and not is_voice_label(e["label"], e.get("mid"))})
         per_clip[cid] = {"speakers_true": counts[-1][0], "speakers_built": counts[-1][1],
+                         "count_confidence": b.get("speaker_count_confidence"),
+                         "group": truth[cid].get("group", "unknown"),
                          "der": der.per_clip[cid], "wer": clip_wer.wer,
                          "snr_db": t.get("snr_db"), "merged": [list(p) for p in pairs],
                          "tags_true": sorted(tag_truth[-1]), "tags_built": sorted(tag_pred[-1])}
@@ -222,7 +224,47 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         records, notes = build_truth_records(lines, Path(truth_dir), with_audio, acoustics)
         figures["notes"] += notes
         figures["answer_keys"] = M.answer_key_accuracy(qa, records, verify)
+    outcomes = (figures.get("answer_keys") or {}).pop("outcomes", {})
+    figures.update(_speaker_reliability(per_clip, qa, outcomes))
     return figures
+
+
+SPEAKER_TASKS = ("speaker_count", "speaker_quote", "quote_speaker", "speaker_order")
+"""Tasks whose keys rest on the diarization (their questions share the clip's count confidence)."""
+
+
+def _speaker_reliability(per_clip: dict[str, dict[str, Any]], qa: list[dict[str, Any]],
+                         outcomes: dict[str, bool]) -> dict[str, Any]:
+    """Held-out groups, reliability tables and speaker-question coverage of multi-speaker clips.
+
+    ``reliability.speaker_count``: count confidence bin -> share of clips whose count is right;
+    ``reliability.speaker_keys``: the same confidence for every verified speaker-task question ->
+    share of right keys. ``speaker_questions``: speaker-task questions per clip with >= 2 true
+    speakers (the coverage half of abstention).
+    """
+    groups: dict[str, int] = {}
+    for c in per_clip.values():
+        groups[c["group"]] = groups.get(c["group"], 0) + 1
+    clips = [c for c in per_clip.values() if c["count_confidence"] is not None]
+    count_table = M.reliability_table([float(c["count_confidence"]) for c in clips],
+                                      [c["speakers_true"] == c["speakers_built"] for c in clips])
+    conf, right = [], []
+    multi = {cid for cid, c in per_clip.items() if c["speakers_true"] >= 2}
+    asked = 0
+    for row in qa:
+        if row.get("task") not in SPEAKER_TASKS:
+            continue
+        cid = str(row.get("clip_id"))
+        asked += cid in multi
+        c = per_clip.get(cid, {}).get("count_confidence")
+        if c is not None and str(row.get("id")) in outcomes:
+            conf.append(float(c))
+            right.append(outcomes[str(row.get("id"))])
+    return {"groups": groups,
+            "reliability": {"speaker_count": count_table,
+                            "speaker_keys": M.reliability_table(conf, right)},
+            "speaker_questions": {"multi_speaker_clips": len(multi), "questions": asked,
+                                  "per_multi_speaker_clip": asked / len(multi) if multi else None}}
 
 
 def _question_counts(qa: list[dict[str, Any]], n_clips: int) -> dict[str, Any]:

@@ -101,6 +101,8 @@ class ClipRecord:
     turns: list[Turn] | None = None
     overlaps: list[tuple[float, float]] | None = None
     speaker_embeddings: dict[str, np.ndarray] | None = None
+    speaker_evidence: dict[str, float] | None = None
+    """Cues behind the speaker count (``backends.speaker_confidence.count_evidence``)."""
 
     # transcribe
     words: list[Word] | None = None

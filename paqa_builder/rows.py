@@ -44,6 +44,7 @@ def _features():
         "snr_db": Value("float32"),
         "num_speakers": Value("int32"),
         "speaker_count_confidence": Value("float32"),
+        "speaker_evidence": Value("string"),
         "turns": List({"speaker": Value("string"), "start": Value("float32"), "end": Value("float32"),
                        "text": Value("string"), "confidence": Value("float32")}),
         "words": List({"word": Value("string"), "start": Value("float32"), "end": Value("float32"),
@@ -154,6 +155,7 @@ def clip_row(record: ClipRecord, split: str, audio_bytes: bytes) -> dict[str, An
         "snr_db": _f(record.snr_db),
         "num_speakers": None if record.num_speakers is None else int(record.num_speakers),
         "speaker_count_confidence": _f(record.speaker_count_confidence),
+        "speaker_evidence": _json(record.speaker_evidence) if record.speaker_evidence else None,
         "turns": None if record.turns is None else [
             {"speaker": t.speaker, "start": float(t.start), "end": float(t.end), "text": t.text,
              "confidence": _f(t.confidence)} for t in record.turns],

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from paqa_builder import synth
-from paqa_builder.backends._clustering import cluster_embeddings, count_confidence
+from paqa_builder.backends._clustering import Clusters, cluster_embeddings, count_confidence
 from paqa_builder.backends.diarize_portable import PortableDiarizer, _merge_turns, _split, split_speakers
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
 
@@ -100,19 +100,20 @@ def test_a_split_is_folded_into_the_closest_touching_speaker_and_marked_unsure()
     # speaker 2 (1.5 s) sits between 0 and 1 with no pause; its centroid is closest to 1's
     turns = [(0.0, 3.0, 0), (3.1, 4.6, 2), (4.6, 7.0, 1), (8.0, 10.5, 0)]
     centroids = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.98, 0.0]])
+    clusters = Clusters(np.array([0, 2, 1, 0]), centroids, 0.9)
     record = ClipRecord(clip_id="c", source="x", path="c.wav")
-    PortableDiarizer()._fill(record, turns, centroids, 0.9, 11.0, [])
+    PortableDiarizer(calibration=None)._fill(record, turns, clusters, 11.0, [])
     assert record.num_speakers == 2
     assert [(t.speaker, t.start, t.end) for t in record.turns] == [
         ("SPEAKER_00", 0.0, 3.0), ("SPEAKER_01", 3.1, 7.0), ("SPEAKER_00", 8.0, 10.5)]
     assert record.speaker_count_confidence == 0.5
     # flag only: the three speakers stay, the count is still marked unsure
     record = ClipRecord(clip_id="c", source="x", path="c.wav")
-    PortableDiarizer(split_repair=False)._fill(record, turns, centroids, 0.9, 11.0, [])
+    PortableDiarizer(split_repair=False, calibration=None)._fill(record, turns, clusters, 11.0, [])
     assert (record.num_speakers, record.speaker_count_confidence) == (3, 0.5)
     # check off: nothing changes
     record = ClipRecord(clip_id="c", source="x", path="c.wav")
-    PortableDiarizer(split_talk_s=0.0)._fill(record, turns, centroids, 0.9, 11.0, [])
+    PortableDiarizer(split_talk_s=0.0, calibration=None)._fill(record, turns, clusters, 11.0, [])
     assert (record.num_speakers, record.speaker_count_confidence) == (3, 0.9)
 
 

@@ -78,3 +78,52 @@ def test_qa_has_speaker_and_content_questions_with_true_keys(built):
     for row in (r for r in rows if r["task"] == "content"):
         spoken = set(_words(truth[row["clip_id"]]["transcript"]))
         assert set(_words(row["answer_text"])) <= spoken, (row["clip_id"], row["answer_text"])
+
+
+def _true_speakers(t: dict) -> list[dict]:
+    """The truth's speakers in order of first appearance, each with start, end, talk and text."""
+    out: dict[str, dict] = {}
+    for turn in sorted(t["turns"], key=lambda x: x["start"]):
+        sp = out.setdefault(turn["speaker"], {"start": turn["start"], "end": 0.0, "talk": 0.0, "text": ""})
+        sp["end"] = max(sp["end"], turn["end"])
+        sp["talk"] += turn["end"] - turn["start"]
+        sp["text"] += " " + turn["text"]
+    return list(out.values())
+
+
+def _said_by(quote: str, speakers: list[dict]) -> list[int]:
+    """1-based positions of the true speakers whose words contain ``quote`` (the composer's own
+    word-sequence match, which forgives spelling variants such as "harbour"/"harbor")."""
+    from paqa_builder.compose.text import QUOTE_MATCH, similarity
+
+    return [i for i, sp in enumerate(speakers, 1) if similarity(quote, sp["text"]) >= QUOTE_MATCH]
+
+
+def test_every_speaker_key_of_the_sample_matches_its_truth(built):
+    """Every speaker_count / speaker_quote / quote_speaker / speaker_order key, against truth.jsonl
+    (positions by first appearance, as the composer numbers them)."""
+    from paqa_builder.compose.text import parse_speaker_option
+
+    truth, _, rows = built
+    checked = 0
+    for row in rows:
+        if row["task"] not in ("speaker_count", "speaker_quote", "quote_speaker", "speaker_order"):
+            continue
+        speakers = _true_speakers(truth[row["clip_id"]])
+        ev = json.loads(row["evidence"])
+        where = (row["clip_id"], row["task"], row["answer_text"])
+        if row["task"] == "speaker_count":
+            assert NUMBER.get(row["answer_text"].lower()) == len(speakers), where
+        elif row["task"] == "speaker_quote":
+            assert _said_by(row["answer_text"], speakers) == [ev["speaker_index"]], where
+        elif row["task"] == "quote_speaker":
+            assert _said_by(ev["quote"], speakers) == [parse_speaker_option(row["answer_text"])], where
+        else:
+            k = {"first": min(range(len(speakers)), key=lambda i: speakers[i]["start"]),
+                 "last": max(range(len(speakers)), key=lambda i: speakers[i]["end"]),
+                 "most": max(range(len(speakers)), key=lambda i: speakers[i]["talk"])}[ev["variant"]] + 1
+            m = re.fullmatch(r'the one who says "(.*)"', row["answer_text"])
+            who = _said_by(m.group(1), speakers) if m else [parse_speaker_option(row["answer_text"])]
+            assert who == [k], where
+        checked += 1
+    assert checked >= 5, f"only {checked} speaker questions on the sample"

@@ -7,7 +7,7 @@ resulting number of clusters read off the dendrogram.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,10 @@ class Clusters:
     """(K, D) unit-length mean embedding per cluster."""
     confidence: float
     """How clear-cut the number of clusters K is, in [0, 1] (see ``count_confidence``)."""
+    heights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Merge distances of the dendrogram (empty for fewer than two embeddings)."""
+    raw_count: int = 0
+    """Clusters straight from the cut, before light clusters were folded."""
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -98,7 +102,8 @@ def cluster_embeddings(
     if n == 0:
         return Clusters(np.zeros(0, dtype=int), np.zeros((0, x.shape[1] if x.ndim == 2 else 0)), 1.0)
     if n == 1:
-        return Clusters(np.zeros(1, dtype=int), x.copy(), count_confidence(np.zeros(0), threshold, margin))
+        return Clusters(np.zeros(1, dtype=int), x.copy(), count_confidence(np.zeros(0), threshold, margin),
+                        raw_count=1)
     distances = speaker_distances(x, pitch_hz, pitch_weight)
     tree = scipy_linkage(distances, method=linkage)
     heights = tree[:, 2]
@@ -127,4 +132,4 @@ def cluster_embeddings(
         order.setdefault(int(lab), len(order))
     final = np.array([order[int(lab)] for lab in labels], dtype=int)
     centroids = np.stack([normalize(x[final == k].mean(axis=0)) for k in range(len(order))])
-    return Clusters(final, centroids, confidence)
+    return Clusters(final, centroids, confidence, heights, int(np.unique(raw).size))

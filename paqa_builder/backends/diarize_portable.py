@@ -33,6 +33,7 @@ import numpy as np
 from ..record import SAMPLE_RATE, ClipRecord, Turn
 from ..stage import Stage
 from ._clustering import cluster_embeddings
+from .speaker_confidence import CountCalibration, cluster_cues, count_evidence, local_speaker_peak
 from .vad_pyannote import load_segmentation_model, packaged_segmentation_path, torch_device, waveform_input
 
 
@@ -58,7 +59,7 @@ class PortableDiarizer(Stage):
     backend = "portable"
     reads = frozenset({"audio"})
     writes = frozenset({"num_speakers", "speaker_count_confidence", "turns", "overlaps",
-                        "speaker_embeddings"})
+                        "speaker_embeddings", "speaker_evidence"})
     uses_gpu = True
 
     def __init__(
@@ -79,6 +80,7 @@ class PortableDiarizer(Stage):
         split_talk_s: float = 2.0,
         split_gap_s: float = 0.2,
         split_repair: bool = True,
+        calibration: str | None = "packaged",
         device: str = "auto",
         **params: Any,
     ) -> None:
@@ -118,6 +120,10 @@ class PortableDiarizer(Stage):
             split_repair: also fold such a speaker into the touching speaker whose centroid is
                 closest (False only marks the count unsure). Hybrid-voice scenes, mix seeds 4-6:
                 speaker count 85.0 / 93.3 / 81.7 % without, 93.3 / 96.7 / 93.3 % with it.
+            calibration: where ``speaker_count_confidence`` comes from. ``"packaged"``: the
+                logistic calibration shipped beside ``speaker_confidence.py`` (fitted on tune
+                voices only; P(count right) from the cues in ``speaker_evidence``); a path: that
+                calibration file; None: the dendrogram margin alone (the older behaviour).
             device: "auto" (cuda when available), "cpu" or "cuda[:n]".
         """
         super().__init__(**params)
@@ -137,6 +143,11 @@ class PortableDiarizer(Stage):
         self.split_talk_s = float(split_talk_s)
         self.split_gap_s = float(split_gap_s)
         self.split_repair = bool(split_repair)
+        self.calibration = calibration
+        self._calibration = (None if calibration in (None, "", "none") else
+                             CountCalibration.load(None if calibration == "packaged" else calibration))
+        if calibration not in (None, "", "none", "packaged") and self._calibration is None:
+            raise ValueError(f"diarize: calibration file {calibration} not found")
         self.device = device
         self._inference: Any = None
         self._encoder: Any = None
@@ -194,6 +205,7 @@ class PortableDiarizer(Stage):
         self.ensure_setup()
         record.num_speakers, record.speaker_count_confidence = 0, 1.0
         record.turns, record.overlaps, record.speaker_embeddings = [], [], {}
+        record.speaker_evidence = {}
         duration = audio.size / SAMPLE_RATE
         if audio.size < SAMPLE_RATE // 10 or regions == []:
             return
@@ -225,20 +237,29 @@ class PortableDiarizer(Stage):
         labels = _fill_labels(len(pieces), embedded, clusters.labels)
         turns = _merge_turns(pieces, labels, self.min_gap_s)
         overlaps = _runs(active >= 2, count.sliding_window.start, step, 0.0)
-        self._fill(record, turns, clusters.centroids, clusters.confidence, duration, overlaps)
+        cues = cluster_cues(np.stack(embeddings), np.array(pitches), clusters, self.pitch_weight)
+        cues["seg_local_max"] = local_speaker_peak(binarized.data, self._frames.step)
+        self._fill(record, turns, clusters, duration, overlaps, cues)
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
         return embed_speech(self._encoder, samples)
 
-    def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], centroids: np.ndarray,
-              confidence: float, duration: float, overlaps: list[tuple[float, float]]) -> None:
-        """Name speakers by first appearance and write the record's fields."""
+    def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], clusters: Any,
+              duration: float, overlaps: list[tuple[float, float]],
+              cues: dict[str, Any] | None = None) -> None:
+        """Name speakers by first appearance and write the record's fields.
+
+        ``clusters`` is the ``_clustering.Clusters`` the turns' labels index; ``cues`` (from
+        ``_cluster_cues`` plus ``seg_local_max``) feed ``speaker_evidence`` and, when a
+        calibration is loaded, the calibrated ``speaker_count_confidence``."""
+        centroids, confidence = clusters.centroids, clusters.confidence
         talk: dict[int, float] = {}
         for start, end, lab in turns:
             talk[lab] = talk.get(lab, 0.0) + (end - start)
         kept = {lab for lab, t in talk.items() if t >= self.min_speaker_s / 2}
         turns = [turn for turn in turns if turn[2] in kept]
         suspects = split_speakers(turns, self.split_talk_s, self.split_gap_s)
+        suspect = bool(suspects)
         if suspects:
             # the count rests on a speaker never heard apart from the others: not clear-cut
             confidence = min(confidence, 0.5)
@@ -253,6 +274,20 @@ class PortableDiarizer(Stage):
         record.turns = out
         record.num_speakers = len(names)
         record.speaker_count_confidence = round(confidence, 3) if names else 1.0
+        if names and cues is not None:
+            final = list(names)
+            talk_s = {lab: sum(e - s for s, e, l in turns if l == lab) for lab in final}
+            record.speaker_evidence = count_evidence(
+                speakers=len(final), heights=clusters.heights, threshold=self.cluster_threshold,
+                dendrogram_confidence=clusters.confidence, raw_clusters=clusters.raw_count,
+                split_suspect=suspect, talk_s=talk_s,
+                centroid_distance=cues["distance"][np.ix_(final, final)],
+                piece_spread=cues["spread"], seg_local_max=cues["seg_local_max"],
+                pieces=cues["pieces"])
+            if self._calibration is not None:
+                # the calibrated probability replaces the dendrogram margin (kept in the evidence)
+                record.speaker_count_confidence = round(
+                    self._calibration.probability(record.speaker_evidence), 3)
         record.speaker_embeddings = {name: centroids[lab].astype(np.float32) for lab, name in names.items()}
         record.overlaps = [(round(s, 3), round(e, 3)) for s, e in overlaps if e - s >= self.min_overlap_s]
 

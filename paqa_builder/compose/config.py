@@ -40,8 +40,11 @@ class ComposeConfig:
     """Share of items whose first reasoning reaches a plausible wrong option that REFLECT corrects."""
     min_asr_confidence: float = 0.6
     """Below this clip ASR confidence, no transcript-based question (quotes, content) is asked."""
-    min_speaker_count_confidence: float = 0.6
-    """Below this diarization confidence, no speaker question is asked."""
+    min_speaker_count_confidence: float | str = 0.6
+    """Below this diarization confidence, no speaker question is asked. ``"calibrated"``: the
+    ``threshold_98`` of the portable diarizer's shipped calibration
+    (``backends/speaker_calibration.json``), the lowest calibrated confidence at which >= 98 % of
+    the tune clips' counts were right."""
     min_tag_score: float = 0.3
     """Tagger events scoring below this are neither asked about nor shown in ENV."""
     model_tags_when_labelled: str = "related_only"
@@ -122,6 +125,17 @@ class ComposeConfig:
             raise ValueError(f"compose: reflect_share must be in [0, 1], got {self.reflect_share}")
         if self.max_questions_per_task < 1:
             raise ValueError("compose: max_questions_per_task must be >= 1")
+        if self.min_speaker_count_confidence == "calibrated":
+            from ..backends.speaker_confidence import CountCalibration
+
+            cal = CountCalibration.load()
+            if cal is None or cal.threshold_98 is None:
+                raise ValueError("compose: min_speaker_count_confidence=calibrated needs the shipped "
+                                 "speaker calibration (benchmarks/speaker_calibration.py fit --save)")
+            self.min_speaker_count_confidence = float(cal.threshold_98)
+        elif isinstance(self.min_speaker_count_confidence, str):
+            raise ValueError("compose: min_speaker_count_confidence must be a number or 'calibrated', "
+                             f"got {self.min_speaker_count_confidence!r}")
 
     def trusting(self) -> ComposeConfig:
         """A copy that trusts every confidence (for records built from ground truth)."""

@@ -73,9 +73,45 @@ def build_parser() -> argparse.ArgumentParser:
                         "kokoro and hybrid need the [voices] extra)")
     p.add_argument("--generate-backgrounds", action="store_true",
                    help="first write synthetic backgrounds (to --backgrounds, or <out>/corpus/backgrounds)")
+    p.add_argument("--group", choices=("tune", "report"),
+                   help="held-out group (paqa_builder/mixer/heldout.py): mix only this group's "
+                        "speakers, and check that --seed is one of its seeds; default: the group "
+                        "of the generated voice set or of the corpus's speakers")
     p.add_argument("--per-speaker", type=int, default=10,
                    help="utterances per voice for --generate-speech (default 10)")
     return p
+
+
+def _held_out(utterances: list[Any], args: argparse.Namespace, seed: int) -> tuple[list[Any], dict[str, Any]]:
+    """Keep the utterances of the chosen held-out group; the manifest stamp (group, voices).
+
+    A generated voice set belongs to one group as a whole; a recorded corpus says per utterance.
+    Scenes never mix groups, and the seed must lie in the group's range (``heldout``).
+    """
+    from .heldout import check_scene_group, utterance_groups, voice_set_group
+
+    if args.generate_speech:
+        group, voices = voice_set_group(args.voices), args.voices
+        if args.group and args.group != group:
+            raise ValueError(f"voice set {args.voices} is in the {group} group, not {args.group}")
+    else:
+        voices = Path(args.speech).name if args.speech else "corpus"
+        found = utterance_groups([u.group for u in utterances])
+        if args.group:
+            utterances = [u for u in utterances if u.group == args.group]
+            if not utterances:
+                raise ValueError(f"no utterance of group {args.group} in the speech corpus "
+                                 f"(groups found: {', '.join(sorted(found))})")
+            group = args.group
+        elif found <= {"unknown"}:
+            return utterances, {}  # a corpus outside the protocol: nothing to stamp or check
+        elif len(found) > 1:
+            raise ValueError(f"the speech corpus holds {', '.join(sorted(found))} speakers; "
+                             "pick one group with --group (scenes never mix groups)")
+        else:
+            group = found.pop()
+    check_scene_group(group, seed)
+    return utterances, {"group": group, "voices": voices}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,11 +154,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paqa-build mix: {exc}", file=sys.stderr)
         return 2
 
+    try:
+        utterances, stamp = _held_out(utterances, args, seed)
+    except ValueError as exc:
+        print(f"paqa-build mix: {exc}", file=sys.stderr)
+        return 2
+
     def progress(i: int, n: int) -> None:
         if i == n or i % 10 == 0:
             print(f"mixed {i}/{n} scenes", file=sys.stderr)
 
-    lines = mix_corpus(utterances, clips, out, recipe, scenes=scenes, seed=seed, progress=progress)
+    lines = mix_corpus(utterances, clips, out, recipe, scenes=scenes, seed=seed, progress=progress,
+                       stamp=stamp)
     n_spk = sorted({len(l["truth"]["speakers"]) for l in lines})
     print(f"wrote {len(lines)} scenes to {out} ({len({u.speaker for u in utterances})} corpus "
           f"speakers, {len({c.label for c in clips})} background labels, speakers per scene {n_spk})")

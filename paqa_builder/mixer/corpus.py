@@ -49,6 +49,8 @@ class Utterance:
     speaker: str
     text: str
     uid: str
+    group: str | None = None
+    """Held-out group of the speaker (``tune``/``report``) when the manifest says so."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,9 @@ def _from_manifest(root: Path, manifest: Path) -> list[Utterance]:
         if rel is None or speaker is None or text is None:
             raise ValueError(f"{manifest} line {i + 1}: needs path, speaker and text, got {sorted(row)}")
         path = (root / rel) if not Path(rel).is_absolute() else Path(rel)
-        out.append(Utterance(str(path), speaker, _clean_text(text), Path(rel).stem))
+        group = row.get("group") or None
+        out.append(Utterance(str(path), speaker, _clean_text(text), Path(rel).stem,
+                             str(group) if group else None))
     return out
 
 

@@ -335,13 +335,15 @@ def render_scene(plan: ScenePlan, recipe: MixRecipe) -> tuple[np.ndarray, np.nda
 
 def mix_corpus(utterances: list[Utterance], clips: list[BackgroundClip], out_dir: str | Path,
                recipe: MixRecipe, scenes: int, seed: int = 0,
-               progress: Callable[[int, int], None] | None = None) -> list[dict]:
+               progress: Callable[[int, int], None] | None = None,
+               stamp: dict[str, Any] | None = None) -> list[dict]:
     """Mix ``scenes`` scenes into ``out_dir`` (a ``folder`` source) and return the manifest lines.
 
     Writes ``scenes/<id>.<format>``, optional ``stems/<id>.{speech,background}.<format>``,
     ``manifest.jsonl`` (labels: background names, plus "Speech" when someone talks),
     ``class_labels_indices.csv`` (mids of those names) and ``mix_recipe.json`` (the resolved
-    recipe, seed and counts).
+    recipe, seed and counts). ``stamp`` keys (e.g. the held-out ``group`` and ``voices``) are
+    copied into every manifest line.
     """
     import soundfile as sf
 
@@ -371,7 +373,7 @@ def mix_corpus(utterances: list[Utterance], clips: list[BackgroundClip], out_dir
                 sf.write(out / stem_rel, audio, recipe.sample_rate, subtype="PCM_16")
                 truth["stems"][kind] = stem_rel
         lines.append({
-            "path": rel, "clip_id": plan.clip_id,
+            "path": rel, "clip_id": plan.clip_id, **(stamp or {}),
             "labels": list(dict.fromkeys(b["label"] for b in truth["backgrounds"]))
             + ([SPEECH_LABEL[0]] if truth["speakers"] else []),
             "truth": truth,
