@@ -389,3 +389,25 @@ def test_env_absent_check_sentence_agrees_in_number():
     assert _all_heard([engine], "gunshot") == "the engine is heard, the gunshot is not."
     assert _all_heard([engine, rain], "gunshot") == \
         "the engine and the rain are all heard, the gunshot is not."
+
+
+def test_quotes_said_next_to_another_speaker_are_not_used() -> None:
+    """min_quote_margin_s: a line whose words come within the margin of another speaker's turn is
+    never quoted; far from every change it still is."""
+    from paqa_builder.compose.samples import speech_record
+
+    turns = (("A", 0.5, 3.0, "The ferry to the island leaves at noon."),
+             ("B", 3.1, 6.0, "Then we should pack the blue tent tonight."),
+             ("A", 8.0, 10.0, "My sister keeps bees behind the barn."))
+    tasks = ["speaker_quote", "quote_speaker", "speaker_order"]
+    quoted = lambda rows: " ".join(r["answer_text"] + " " + r["question"] for r in rows)  # noqa: E731
+    loose = compose(Composer(ontology=str(ONTOLOGY), max_questions_per_task=10, tasks=tasks,
+                             reflect_share=0.0), speech_record("m", turns=turns))
+    strict_comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=10, tasks=tasks,
+                           reflect_share=0.0, min_quote_margin_s=0.5)
+    strict = compose(strict_comp, speech_record("m", turns=turns))
+    assert "ferry" in quoted(loose) and "blue tent" in quoted(loose)
+    text = quoted(strict)
+    # A's first line ends 0.1 s before B starts, and B's line starts right after it: both dropped;
+    # A's second line is 2 s clear of B
+    assert "ferry" not in text and "blue tent" not in text and "bees" in text

@@ -82,6 +82,10 @@ class ComposeConfig:
     """A sentence is quoted (speaker_quote, quote_speaker, 'first speaker' descriptions) only when
     every one of its words scored at least this; one misheard word makes a quote that no speaker
     said. Ignored when the words carry no scores."""
+    min_quote_margin_s: float = 0.0
+    """A quote (speaker_quote, quote_speaker, 'first speaker' descriptions) is used only when its
+    words lie at least this many seconds from every other speaker's turn (0: no check); turn
+    ownership is least sure next to a speaker change."""
     min_gap_s: float = 0.5
     """Temporal orderings (before/after/first) need events separated by at least this gap."""
     timed_absence_origins: list[str] = field(default_factory=lambda: ["truth"])
@@ -142,6 +146,7 @@ class ComposeConfig:
         out = ComposeConfig(**{f.name: getattr(self, f.name) for f in fields(self)})
         out.min_asr_confidence = out.min_speaker_count_confidence = 0.0
         out.min_tag_score = out.min_word_score = out.min_quote_word_score = 0.0
+        out.min_quote_margin_s = 0.0
         out.min_speech_snr_db = -1e9
         out.timed_absence_origins = ["truth", "model", "source"]  # every span is the truth
         return out

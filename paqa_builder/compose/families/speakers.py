@@ -70,11 +70,34 @@ def quote_well_heard(quote: str, sp: Speaker, facts: Facts, threshold: float) ->
     return False
 
 
+def quote_owned(quote: str, sp: Speaker, facts: Facts, margin_s: float) -> bool:
+    """True when the words of ``quote`` lie clear of every other speaker: no word starts or ends
+    within ``margin_s`` seconds of another speaker's turn (True when ``margin_s`` is 0).
+
+    A line said next to a speaker change is where the diarization's boundary, and so the line's
+    owner, is least sure: one word given to the wrong side makes a quote nobody said in full, or
+    gives the line to the wrong person.
+    """
+    if margin_s <= 0:
+        return True
+    own = [w for w in sorted(facts.words or [], key=lambda w: w.start) if w.speaker == sp.label]
+    toks = [(tok, w) for w in own for tok in normalize_text(w.word).split()]
+    q = normalize_text(quote).split()
+    others = [t for o in facts.speakers or [] if o is not sp for t in o.turns]
+    for i in range(len(toks) - len(q) + 1):
+        if [tok for tok, _ in toks[i:i + len(q)]] == q:
+            lo, hi = toks[i][1].start - margin_s, toks[i + len(q) - 1][1].end + margin_s
+            return not any(t.start < hi and t.end > lo for t in others)
+    return not facts.words  # turn texts without word times: nothing to check against
+
+
 def _unique_quotes(sp: Speaker, facts: Facts, ctx: Ctx) -> list[str]:
-    """Well-heard quotes of ``sp`` that no other speaker could be heard saying."""
+    """Well-heard quotes of ``sp`` that no other speaker could be heard saying, said clear of the
+    other speakers' turns."""
     return [q for q in quotes_of(sp, ctx)
             if all(similarity(q, o.text) < QUOTE_CLASH for o in facts.speakers or [] if o is not sp)
-            and quote_well_heard(q, sp, facts, ctx.cfg.min_quote_word_score)]
+            and quote_well_heard(q, sp, facts, ctx.cfg.min_quote_word_score)
+            and quote_owned(q, sp, facts, ctx.cfg.min_quote_margin_s)]
 
 
 def _fillers(facts: Facts, ctx: Ctx, k: int) -> list[str]:
