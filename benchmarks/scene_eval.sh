@@ -11,6 +11,13 @@
 #                                               paqa_builder/mixer/generate.py; needs [voices])
 #   VOICES=kokoro benchmarks/scene_eval.sh ...   neural voices instead of espeak-ng (see
 #                                               paqa_builder/synth_kokoro.py; needs the [voices] extra)
+#   VOICES=flite benchmarks/scene_eval.sh OUT 60 1000   CMU Flite voices: a REPORT-group voice set
+#   SPEECH=DIR GROUP=report benchmarks/scene_eval.sh OUT 60 1000   a recorded speech corpus (e.g.
+#                                               benchmarks/real_voices.py's speech/), one group only
+#
+# Held-out protocol (paqa_builder/mixer/heldout.py): tune voice sets (espeak, kokoro, hybrid) take
+# seeds < 1000, report voices (flite, report speakers of a recorded corpus) seeds >= 1000; the mixer
+# refuses anything else, and the eval report's first row names the group. Quote report rows only.
 #
 # The mixed scenes are English only, so the profile build forces stages.transcribe.language=en
 # (a recipe override for this benchmark, not a code default: real collections are multilingual;
@@ -33,7 +40,14 @@ if command -v paqa-build >/dev/null 2>&1; then PB=(paqa-build); else PB=(python 
 rm -rf "$OUT/scenes" "$OUT/oracle" "$OUT/built"
 mkdir -p "$OUT"
 t0=$(date +%s)
-"${PB[@]}" mix --generate-speech --voices "$VOICES" --generate-backgrounds --out "$OUT/scenes" \
+if [ -n "${SPEECH:-}" ]; then
+  SPEECH_ARGS=(--speech "$SPEECH")
+  VOICES=$(basename "$SPEECH")
+else
+  SPEECH_ARGS=(--generate-speech --voices "$VOICES")
+fi
+[ -n "${GROUP:-}" ] && SPEECH_ARGS+=(--group "$GROUP")
+"${PB[@]}" mix "${SPEECH_ARGS[@]}" --generate-backgrounds --out "$OUT/scenes" \
   --scenes "$SCENES" --seed "$SEED"
 t1=$(date +%s)
 "${PB[@]}" --source "$OUT/scenes" --recipe recipes/oracle.yaml --out "$OUT/oracle"

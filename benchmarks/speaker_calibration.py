@@ -30,8 +30,52 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 STAGES = ("decode", "separate", "vad", "diarize")
 
 
-def collect(scenes: Path, out: Path, recipe_name: str) -> int:
-    """Diarize every scene of ``scenes`` with the recipe's stages; one cue line per scene."""
+class _Memo:
+    """Per-clip caches so that a sweep over clustering settings embeds each piece once."""
+
+    def __init__(self, diarizer) -> None:
+        from paqa_builder.backends import diarize_portable as dp
+
+        self.embed, self.f0, self.dp = {}, {}, dp
+        embed, f0, infer = diarizer._embed, dp.median_f0, None
+
+        def key(x):
+            return (x.size, float(x[:64].sum()), float(x.sum()))
+
+        def cached_embed(x):
+            if key(x) not in self.embed:
+                self.embed[key(x)] = embed(x)
+            return self.embed[key(x)]
+
+        def cached_f0(x):
+            if key(x) not in self.f0:
+                self.f0[key(x)] = f0(x)
+            return self.f0[key(x)]
+
+        diarizer._embed, dp.median_f0 = cached_embed, cached_f0
+        self.seg = None
+        diarizer.ensure_setup()
+        infer = diarizer._inference
+
+        def cached(waveform):
+            import copy
+
+            if self.seg is None:
+                self.seg = infer(waveform)
+            return copy.deepcopy(self.seg)  # the diarizer masks it in place
+
+        diarizer._inference = cached
+
+    def clear(self) -> None:
+        """Forget the previous clip."""
+        self.embed.clear(), self.f0.clear()
+        self.seg = None
+
+
+def collect(scenes: Path, out: Path, recipe_name: str, sweep: list[dict] | None = None,
+            fixed: dict | None = None) -> int:
+    """Diarize every scene of ``scenes`` with the recipe's stages; one cue line per scene (and per
+    diarizer setting of ``sweep``, a list of parameter overrides, when given)."""
     from paqa_builder.config import load_recipe
     from paqa_builder.evaluate import load_truth
     from paqa_builder.registry import build_stage
@@ -43,35 +87,53 @@ def collect(scenes: Path, out: Path, recipe_name: str) -> int:
         params = dict(recipe["stages"][slot])
         if slot == "diarize":
             params["calibration"] = None  # raw cues; the calibration is what we are fitting
+            params.update(fixed or {})
         stages.append(build_stage(slot, params))
     truth = load_truth(scenes)
+    configs = sweep or [{}]
+    diarizer = stages[-1]
+    memo = _Memo(diarizer) if sweep else None
     lines = []
     t0 = time.time()
     records = [r for r in FolderSource(scenes) if r.clip_id in truth]
     for i, record in enumerate(records, 1):
-        for stage in stages:
+        for stage in stages[:-1]:
             stage([record])
-        line = truth[record.clip_id]
-        t = line["truth"]
-        lines.append({
-            "clip_id": record.clip_id, "scenes": str(scenes), "group": line.get("group", "unknown"),
-            "voices": line.get("voices"), "true_speakers": len(t.get("speakers") or []),
-            "built_speakers": record.num_speakers, "error": record.error,
-            "dendrogram_confidence": record.speaker_count_confidence,
-            "evidence": record.speaker_evidence,
-        })
+        if memo:
+            memo.clear()
+        for config in configs:
+            for name, value in config.items():
+                setattr(diarizer, name, value)
+            diarizer([record])
+            line = truth[record.clip_id]
+            t = line["truth"]
+            lines.append({
+                "clip_id": record.clip_id, "scenes": str(scenes), "group": line.get("group", "unknown"),
+                "voices": line.get("voices"), "true_speakers": len(t.get("speakers") or []),
+                "built_speakers": record.num_speakers, "error": record.error, "config": config,
+                "dendrogram_confidence": record.speaker_count_confidence,
+                "evidence": record.speaker_evidence,
+            })
         if i % 10 == 0 or i == len(records):
             rate = (time.time() - t0) / i
             print(f"{scenes.name}: {i}/{len(records)} clips, ETA {rate * (len(records) - i):.0f} s",
                   file=sys.stderr)
     out.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    right = sum(x["built_speakers"] == x["true_speakers"] for x in lines)
-    print(f"{out}: {len(lines)} clips, count right {right}/{len(lines)}")
+    for config in configs:
+        mine = [x for x in lines if x["config"] == config]
+        right = sum(x["built_speakers"] == x["true_speakers"] for x in mine)
+        print(f"{out}: {config or 'recipe'}: {len(mine)} clips, count right {right}/{len(mine)}")
     return 0
 
 
-def _read(paths: list[Path], group: str) -> list[dict]:
+def _read(paths: list[Path], group: str, config: dict | None = None) -> list[dict]:
     rows = [json.loads(x) for p in paths for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+    configs = {json.dumps(r.get("config") or {}, sort_keys=True) for r in rows}
+    if config is not None:
+        rows = [r for r in rows if (r.get("config") or {}) == config]
+    elif len(configs) > 1:
+        raise SystemExit(f"the cue files hold several diarizer settings; pick one with --config "
+                         f"(found {sorted(configs)})")
     bad = sorted({r["group"] for r in rows} - {group})
     if bad:
         raise SystemExit(f"refusing: these cue files hold {bad} clips, this step uses only "
@@ -88,11 +150,11 @@ def _table(conf: list[float], right: list[bool], title: str) -> None:
               f"| {row['bin']} | 0 | - |")
 
 
-def fit(paths: list[Path], save: bool, l2: float, folds: int) -> int:
+def fit(paths: list[Path], save: bool, l2: float, folds: int, config: dict | None = None) -> int:
     """Fit on tune cue lines; print in-sample and cross-validated reliability; optionally save."""
     from paqa_builder.backends.speaker_confidence import fit_calibration, precision_threshold
 
-    rows = _read(paths, "tune")
+    rows = _read(paths, "tune", config)
     ev = [r["evidence"] for r in rows]
     right = [r["built_speakers"] == r["true_speakers"] for r in rows]
     # cross-validated confidences: each fold scored by a model that never saw it
@@ -117,14 +179,14 @@ def fit(paths: list[Path], save: bool, l2: float, folds: int) -> int:
     return 0
 
 
-def check(paths: list[Path], calibration: str | None) -> int:
+def check(paths: list[Path], calibration: str | None, config: dict | None = None) -> int:
     """Reliability of the shipped (or given) calibration on report cue lines."""
     from paqa_builder.backends.speaker_confidence import CountCalibration
 
     cal = CountCalibration.load(calibration)
     if cal is None:
         raise SystemExit("no calibration file: run 'fit --save' first")
-    rows = _read(paths, "report")
+    rows = _read(paths, "report", config)
     right = [r["built_speakers"] == r["true_speakers"] for r in rows]
     conf = [cal.probability(r["evidence"]) for r in rows]
     _table([r["dendrogram_confidence"] for r in rows], right, "Report, old dendrogram confidence")
@@ -144,20 +206,29 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--scenes", required=True, type=Path)
     c.add_argument("--out", required=True, type=Path)
     c.add_argument("--recipe", default="portable")
+    c.add_argument("--sweep", help='JSON list of diarizer overrides, e.g. '
+                   '\'[{"cluster_threshold": 0.5}, {"cluster_threshold": 0.6}]\'')
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="diarizer parameter for every setting (YAML value), e.g. embedding=campplus")
     f = sub.add_parser("fit")
     f.add_argument("cues", nargs="+", type=Path)
     f.add_argument("--save", action="store_true", help="write paqa_builder/backends/speaker_calibration.json")
     f.add_argument("--l2", type=float, default=1.0)
     f.add_argument("--folds", type=int, default=5)
+    f.add_argument("--config", type=json.loads, help="diarizer setting of the cue lines to use (JSON)")
     k = sub.add_parser("check")
     k.add_argument("cues", nargs="+", type=Path)
     k.add_argument("--calibration")
+    k.add_argument("--config", type=json.loads, help="diarizer setting of the cue lines to use (JSON)")
     a = p.parse_args(argv)
     if a.cmd == "collect":
-        return collect(a.scenes, a.out, a.recipe)
+        import yaml
+
+        fixed = {k: yaml.safe_load(v) for k, _, v in (x.partition("=") for x in a.set)}
+        return collect(a.scenes, a.out, a.recipe, json.loads(a.sweep) if a.sweep else None, fixed)
     if a.cmd == "fit":
-        return fit(a.cues, a.save, a.l2, a.folds)
-    return check(a.cues, a.calibration)
+        return fit(a.cues, a.save, a.l2, a.folds, a.config)
+    return check(a.cues, a.calibration, a.config)
 
 
 if __name__ == "__main__":

