@@ -28,7 +28,7 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 STAGES = ("decode", "separate", "vad", "diarize")
-CALIBRATED_PARAMS = ("embedding", "cluster_threshold", "pitch_weight")
+CALIBRATED_PARAMS = ("embedding", "cluster_threshold", "pitch_weight", "pitch_deadzone")
 """Diarizer settings a calibration holds for (recorded in its ``fitted_on``)."""
 
 

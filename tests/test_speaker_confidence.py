@@ -173,3 +173,14 @@ def test_mix_stamps_group_filters_speakers_and_refuses_mixed_groups(tmp_path, ca
     assert {x["group"] for x in lines} == {"report"}
     spoken = {s for x in lines for s in x["truth"]["speakers"]}
     assert spoken and spoken <= {"s1", "s2"}
+
+
+def test_pitch_deadzone_forgives_small_pitch_differences():
+    from paqa_builder.backends._clustering import speaker_distances
+
+    emb = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    f0 = np.array([100.0, 120.0, 200.0])  # |ln| gaps: 0.182, 0.693, 0.511
+    plain = speaker_distances(emb, f0, pitch_weight=1.0)
+    np.testing.assert_allclose(plain, [math.log(1.2), math.log(2.0), math.log(200 / 120)], atol=1e-9)
+    dz = speaker_distances(emb, f0, pitch_weight=1.0, pitch_deadzone=0.2)
+    np.testing.assert_allclose(dz, [0.0, math.log(2.0) - 0.2, math.log(200 / 120) - 0.2], atol=1e-9)

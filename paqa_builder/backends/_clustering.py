@@ -53,10 +53,12 @@ def count_confidence(heights: np.ndarray, threshold: float, margin: float) -> fl
 
 
 def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None,
-                      pitch_weight: float = 0.0) -> np.ndarray:
+                      pitch_weight: float = 0.0, pitch_deadzone: float = 0.0) -> np.ndarray:
     """The clustering's distance between every pair of embeddings, condensed (``pdist`` order).
 
-    Cosine distance, plus ``pitch_weight * |ln(f0_a / f0_b)|`` when ``pitch_hz`` (median F0 per
+    Cosine distance, plus ``pitch_weight * max(0, |ln(f0_a / f0_b)| - pitch_deadzone)`` when
+    ``pitch_hz`` (median F0 per embedding) is given: pitch differences inside the dead zone are what
+    one person's prosody does, and count for nothing. (Median F0 per
     embedding) is given; ``scipy.spatial.distance.squareform`` turns it into a matrix.
     """
     from scipy.spatial.distance import pdist
@@ -65,7 +67,8 @@ def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None
     distances = np.clip(pdist(x, metric="cosine"), 0.0, 2.0)
     if pitch_hz is not None and pitch_weight > 0:
         log_f0 = np.log(np.clip(np.asarray(pitch_hz, dtype=np.float64), 30.0, 1000.0))[:, None]
-        distances = distances + pitch_weight * pdist(log_f0, metric="cityblock")
+        gap = np.maximum(0.0, pdist(log_f0, metric="cityblock") - pitch_deadzone)
+        distances = distances + pitch_weight * gap
     return distances
 
 
@@ -78,6 +81,7 @@ def cluster_embeddings(
     linkage: str = "average",
     pitch_hz: np.ndarray | None = None,
     pitch_weight: float = 0.0,
+    pitch_deadzone: float = 0.0,
 ) -> Clusters:
     """Cluster unit embeddings; clusters whose summed ``weights`` fall short are folded away.
 
@@ -92,6 +96,7 @@ def cluster_embeddings(
         pitch_hz: optional (N,) median F0 per embedding; when given, ``pitch_weight`` times the
             absolute log-ratio of two pitches is added to their cosine distance.
         pitch_weight: weight of that pitch term (0 ignores pitch).
+        pitch_deadzone: log-pitch difference that costs nothing (see ``speaker_distances``).
     """
     from scipy.cluster.hierarchy import fcluster
     from scipy.cluster.hierarchy import linkage as scipy_linkage
@@ -104,7 +109,7 @@ def cluster_embeddings(
     if n == 1:
         return Clusters(np.zeros(1, dtype=int), x.copy(), count_confidence(np.zeros(0), threshold, margin),
                         raw_count=1)
-    distances = speaker_distances(x, pitch_hz, pitch_weight)
+    distances = speaker_distances(x, pitch_hz, pitch_weight, pitch_deadzone)
     tree = scipy_linkage(distances, method=linkage)
     heights = tree[:, 2]
     raw = fcluster(tree, t=threshold, criterion="distance") - 1

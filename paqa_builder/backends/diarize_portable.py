@@ -78,6 +78,7 @@ class PortableDiarizer(Stage):
         segmentation_step: float = 0.2,
         cluster_threshold: float = 0.6,
         pitch_weight: float = 0.8,
+        pitch_deadzone: float = 0.0,
         linkage: str = "average",
         max_segment_s: float = 3.0,
         min_embed_s: float = 0.5,
@@ -106,6 +107,9 @@ class PortableDiarizer(Stage):
             pitch_weight: weight of the pitch term added to the cosine distance between two
                 pieces (``pitch_weight * |ln(f0_a / f0_b)|``, median F0 by YIN); Resemblyzer alone
                 confuses some voices that differ clearly in pitch. 0 disables it.
+            pitch_deadzone: absolute log-pitch ratio below which two pieces' pitches count as
+                the same (``pitch_weight * max(0, |ln ratio| - pitch_deadzone)``): one person's
+                prosody moves their median pitch, a different voice moves it further.
             linkage: agglomerative linkage ("average", "complete", "single", "weighted").
             max_segment_s: speech regions longer than this (seconds) are cut into equal pieces no
                 longer than it; each piece gets one embedding and one speaker, so this is also
@@ -147,6 +151,7 @@ class PortableDiarizer(Stage):
         self.segmentation_step = float(segmentation_step)
         self.cluster_threshold = float(cluster_threshold)
         self.pitch_weight = float(pitch_weight)
+        self.pitch_deadzone = float(pitch_deadzone)
         self.linkage = linkage
         self.max_segment_s = float(max_segment_s)
         self.min_embed_s = float(min_embed_s)
@@ -168,7 +173,7 @@ class PortableDiarizer(Stage):
             raise ValueError(f"diarize: calibration file {calibration} not found")
         fitted = (self._calibration.fitted_on.get("diarizer") or {}) if self._calibration else {}
         mine = {"embedding": embedding, "cluster_threshold": self.cluster_threshold,
-                "pitch_weight": self.pitch_weight}
+                "pitch_weight": self.pitch_weight, "pitch_deadzone": self.pitch_deadzone}
         if any(fitted.get(k, v) != v for k, v in mine.items()):
             # the cues mean something else under other settings: a calibration cannot carry over
             warnings.warn(f"diarize: the speaker calibration was fitted with {fitted}, not {mine}; "
@@ -279,11 +284,13 @@ class PortableDiarizer(Stage):
             return
         clusters = cluster_embeddings(
             np.stack(embeddings), np.array(weights), self.cluster_threshold, self.min_speaker_s,
-            self.confidence_margin, self.linkage, np.array(pitches), self.pitch_weight)
+            self.confidence_margin, self.linkage, np.array(pitches), self.pitch_weight,
+            self.pitch_deadzone)
         labels = _fill_labels(len(pieces), embedded, clusters.labels)
         turns = _merge_turns(pieces, labels, self.min_gap_s)
         overlaps = _runs(active >= 2, count.sliding_window.start, step, 0.0)
-        cues = cluster_cues(np.stack(embeddings), np.array(pitches), clusters, self.pitch_weight)
+        cues = cluster_cues(np.stack(embeddings), np.array(pitches), clusters, self.pitch_weight,
+                            self.pitch_deadzone)
         cues["seg_local_max"] = local_speaker_peak(binarized.data, self._frames.step)
         self._fill(record, turns, clusters, duration, overlaps, cues)
 

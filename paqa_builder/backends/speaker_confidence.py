@@ -185,7 +185,7 @@ def precision_threshold(confidence: list[float], correct: list[bool], target: fl
 
 
 def cluster_cues(embeddings: np.ndarray, pitches: np.ndarray, clusters: Any,
-                 pitch_weight: float) -> dict[str, Any]:
+                 pitch_weight: float, pitch_deadzone: float = 0.0) -> dict[str, Any]:
     """Distances between clusters and the spread inside them, for ``count_evidence``.
 
     Returns ``distance`` (K, K): cosine distance between cluster centroids plus ``pitch_weight``
@@ -203,7 +203,8 @@ def cluster_cues(embeddings: np.ndarray, pitches: np.ndarray, clusters: Any,
     if pitch_weight > 0 and pitches.size == labels.size:
         f0 = np.array([np.median(pitches[labels == c]) for c in range(k)])
         log_f0 = np.log(np.clip(f0, 30.0, 1000.0))
-        distance = distance + pitch_weight * np.abs(log_f0[:, None] - log_f0[None, :])
+        gap = np.maximum(0.0, np.abs(log_f0[:, None] - log_f0[None, :]) - pitch_deadzone)
+        distance = distance + pitch_weight * gap
     np.fill_diagonal(distance, 0.0)
     spread = float(np.max(1.0 - np.sum(x * cents[labels], axis=1))) if labels.size else 0.0
     return {"distance": distance, "spread": max(0.0, spread), "pieces": int(labels.size)}
