@@ -258,7 +258,7 @@ def test_a_repetition_loop_is_decoded_again_without_repeated_ngrams():
     assert any("repetition loop (compression ratio 14.6)" in w and "(ratio 1.4)" in w for w in rec.warnings)
     # retry switched off: the loop stays, once
     calls.clear()
-    off = FasterWhisperTranscriber(language="en", loop_retry_ngram=0)
+    off = FasterWhisperTranscriber(language="en", loop_retry_ngram=0, max_words_per_second=0)
     off.model, off._ready = SimpleNamespace(transcribe=fake_transcribe), True
     rec = ClipRecord(clip_id="loop2", source="synth", path="synth://loop", audio=audio, duration=1.0)
     off([rec])
