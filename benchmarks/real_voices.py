@@ -26,7 +26,6 @@ import sys
 import tarfile
 import time
 import zipfile
-from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,7 +33,6 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from paqa_builder.audio_io import resample  # noqa: E402
 
 SAMPLE_RATE = 16000
 MIN_S, MAX_S = 1.0, 15.0
@@ -153,18 +151,14 @@ def need_licence(path: Path, marker: str) -> None:
 
 # -- audio and text helpers ------------------------------------------------------------------------
 
-@lru_cache(maxsize=8)
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    return audio.mean(axis=1), sr
-
-
 def load(path: Path, start: float | None = None, end: float | None = None) -> np.ndarray:
-    """Mono 16 kHz float32 audio of ``path``, optionally only ``[start, end)`` seconds."""
-    audio, sr = _read(path)
-    if start is not None:
-        audio = audio[max(0, int(round(start * sr))): int(round(end * sr))]
-    return resample(audio, sr, SAMPLE_RATE)
+    """Mono 16 kHz float32 audio of ``path``, optionally only ``[start, end)`` seconds
+    (the builder's own decoder, ``paqa_builder.audio_io.load_audio``)."""
+    from paqa_builder.audio_io import load_audio
+
+    if start is None:
+        return load_audio(path)[0]
+    return load_audio(path, offset=start, duration=end - start)[0]
 
 
 def speech_span(audio: np.ndarray, floor_db: float = 25.0) -> tuple[float, float]:

@@ -235,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--config", type=json.loads, help="diarizer setting of the cue lines to use (JSON)")
     a = p.parse_args(argv)
     if a.cmd == "collect":
-        import yaml
+        from paqa_builder.mixer.cli import _parse_set
 
-        fixed = {k: yaml.safe_load(v) for k, _, v in (x.partition("=") for x in a.set)}
+        fixed = _parse_set(a.set)
         return collect(a.scenes, a.out, a.recipe, json.loads(a.sweep) if a.sweep else None, fixed)
     if a.cmd == "fit":
         return fit(a.cues, a.save, a.l2, a.folds, a.config)

@@ -193,19 +193,20 @@ def cluster_cues(embeddings: np.ndarray, pitches: np.ndarray, clusters: Any,
     distance, between centroids); ``spread``: the largest cosine distance of a piece from its
     cluster's centroid; ``pieces``: how many embeddings there were.
     """
-    from ._clustering import normalize
+    from scipy.spatial.distance import squareform
+
+    from ._clustering import normalize, speaker_distances
 
     x = normalize(np.asarray(embeddings, dtype=np.float64))
     cents = np.asarray(clusters.centroids, dtype=np.float64)
     labels = np.asarray(clusters.labels)
     k = cents.shape[0]
-    distance = np.clip(1.0 - cents @ cents.T, 0.0, 2.0)
+    f0 = None
     if pitch_weight > 0 and pitches.size == labels.size:
         f0 = np.array([np.median(pitches[labels == c]) for c in range(k)])
-        log_f0 = np.log(np.clip(f0, 30.0, 1000.0))
-        gap = np.maximum(0.0, np.abs(log_f0[:, None] - log_f0[None, :]) - pitch_deadzone)
-        distance = distance + pitch_weight * gap
-    np.fill_diagonal(distance, 0.0)
+    # the clustering's own distance, between centroids instead of pieces
+    distance = squareform(speaker_distances(cents, f0, pitch_weight, pitch_deadzone)) if k > 1 \
+        else np.zeros((k, k))
     spread = float(np.max(1.0 - np.sum(x * cents[labels], axis=1))) if labels.size else 0.0
     return {"distance": distance, "spread": max(0.0, spread), "pieces": int(labels.size)}
 
