@@ -7,11 +7,19 @@
     # 3. reliability table of the shipped calibration on report clips
     python benchmarks/speaker_calibration.py check cues_report_*.jsonl
 
+    # sweeps over clustering settings: save the pieces once, re-cluster them in seconds
+    python benchmarks/speaker_calibration.py collect --scenes out/mix_espeak_s10 --out cues.jsonl \
+        --pieces espeak.pkl [--set vad.threshold=0.3]
+    python benchmarks/speaker_calibration.py replay espeak.pkl --out sweep.jsonl \
+        --sweep '[{"cluster_threshold": 0.6}, {"cluster_threshold": 0.7}]'
+
 Every scene folder is a ``paqa-build mix`` output whose manifest lines carry ``group`` (``tune`` or
 ``report``, see ``paqa_builder/mixer/heldout.py``); ``collect`` copies it to each cue line, ``fit``
 uses only ``tune`` lines, ``check`` only ``report`` lines, so a figure quoted from ``check`` was
 never seen by ``fit``. Only the diarization stages run (no ASR, no tagging): a 60-scene folder
-takes about a minute and a half on 2 cores.
+takes about a minute and a half on 2 cores. Every cue line also carries the clip's DER parts
+(missed, false alarm, confusion, scored seconds), and each run prints count accuracy and DER per
+setting.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -74,10 +83,39 @@ class _Memo:
         self.seg = None
 
 
+def _cue_line(record, line: dict, scenes: Path, config: dict, diarizer) -> dict:
+    """One cue line: the clip's truth, what the diarizer built, its evidence and DER parts."""
+    from paqa_builder.eval_metrics import DerAccumulator
+
+    t = line["truth"]
+    der = DerAccumulator()
+    der.add(record.clip_id, t.get("turns") or [], record.turns or [], t["duration"])
+    return {
+        "clip_id": record.clip_id, "scenes": str(scenes), "group": line.get("group", "unknown"),
+        "voices": line.get("voices"), "true_speakers": len(t.get("speakers") or []),
+        "built_speakers": record.num_speakers, "error": record.error, "config": config,
+        "diarizer": {k: getattr(diarizer, k) for k in CALIBRATED_PARAMS},
+        "dendrogram_confidence": record.speaker_count_confidence,
+        "evidence": record.speaker_evidence,
+        "der": {k: der.summary()[k] for k in ("missed_s", "false_alarm_s", "confusion_s", "scored_speech_s")},
+    }
+
+
+def _report(out: Path, lines: list[dict], configs: list[dict]) -> None:
+    for config in configs:
+        mine = [x for x in lines if x["config"] == config]
+        right = sum(x["built_speakers"] == x["true_speakers"] for x in mine)
+        errors = sum(x["der"][k] for x in mine for k in ("missed_s", "false_alarm_s", "confusion_s"))
+        scored = sum(x["der"]["scored_speech_s"] for x in mine) or float("nan")
+        print(f"{out}: {config or 'recipe'}: {len(mine)} clips, count right {right}/{len(mine)}, "
+              f"DER {errors / scored:.1%}")
+
+
 def collect(scenes: Path, out: Path, recipe_name: str, sweep: list[dict] | None = None,
-            fixed: dict | None = None) -> int:
+            fixed: dict | None = None, pieces_out: Path | None = None) -> int:
     """Diarize every scene of ``scenes`` with the recipe's stages; one cue line per scene (and per
-    diarizer setting of ``sweep``, a list of parameter overrides, when given)."""
+    diarizer setting of ``sweep``, a list of parameter overrides, when given). ``pieces_out``
+    also saves every clip's embedded pieces for ``replay``."""
     from paqa_builder.config import load_recipe
     from paqa_builder.evaluate import load_truth
     from paqa_builder.registry import build_stage
@@ -85,16 +123,29 @@ def collect(scenes: Path, out: Path, recipe_name: str, sweep: list[dict] | None 
 
     recipe = load_recipe(recipe_name)
     stages = []
+    fixed = dict(fixed or {})
     for slot in STAGES:
         params = dict(recipe["stages"][slot])
+        # "vad.threshold=0.3" sets another stage's parameter; plain keys are the diarizer's
+        params.update({k.split(".", 1)[1]: fixed.pop(k) for k in list(fixed) if k.startswith(slot + ".")})
         if slot == "diarize":
             params["calibration"] = None  # raw cues; the calibration is what we are fitting
-            params.update(fixed or {})
+            params.update({k: v for k, v in fixed.items() if "." not in k})
         stages.append(build_stage(slot, params))
     truth = load_truth(scenes)
     configs = sweep or [{}]
     diarizer = stages[-1]
     memo = _Memo(diarizer) if sweep else None
+    saved: dict[str, dict] = {}
+    if pieces_out:
+        assign = diarizer.assign
+
+        def keep(record, pieces, overlaps, seg_local_max, duration):
+            saved[record.clip_id] = {"pieces": pieces, "overlaps": overlaps,
+                                     "seg_local_max": seg_local_max, "duration": duration}
+            return assign(record, pieces, overlaps, seg_local_max, duration)
+
+        diarizer.assign = keep
     lines = []
     t0 = time.time()
     records = [r for r in FolderSource(scenes) if r.clip_id in truth]
@@ -107,25 +158,43 @@ def collect(scenes: Path, out: Path, recipe_name: str, sweep: list[dict] | None 
             for name, value in config.items():
                 setattr(diarizer, name, value)
             diarizer([record])
-            line = truth[record.clip_id]
-            t = line["truth"]
-            lines.append({
-                "clip_id": record.clip_id, "scenes": str(scenes), "group": line.get("group", "unknown"),
-                "voices": line.get("voices"), "true_speakers": len(t.get("speakers") or []),
-                "built_speakers": record.num_speakers, "error": record.error, "config": config,
-                "diarizer": {k: getattr(diarizer, k) for k in CALIBRATED_PARAMS},
-                "dendrogram_confidence": record.speaker_count_confidence,
-                "evidence": record.speaker_evidence,
-            })
+            lines.append(_cue_line(record, truth[record.clip_id], scenes, config, diarizer))
         if i % 10 == 0 or i == len(records):
             rate = (time.time() - t0) / i
             print(f"{scenes.name}: {i}/{len(records)} clips, ETA {rate * (len(records) - i):.0f} s",
                   file=sys.stderr)
     out.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    for config in configs:
-        mine = [x for x in lines if x["config"] == config]
-        right = sum(x["built_speakers"] == x["true_speakers"] for x in mine)
-        print(f"{out}: {config or 'recipe'}: {len(mine)} clips, count right {right}/{len(mine)}")
+    if pieces_out:
+        with open(pieces_out, "wb") as fh:
+            pickle.dump({"scenes": str(scenes), "truth": truth, "clips": saved}, fh)
+    _report(out, lines, configs)
+    return 0
+
+
+def replay(pieces_file: Path, out: Path, sweep: list[dict], recipe_name: str) -> int:
+    """Re-cluster saved pieces under every setting of ``sweep``: no model runs, seconds per folder.
+
+    The pieces (spans, embeddings, pitches) come from ``collect --pieces``, so only settings that
+    act after embedding (cut, pitch term, clean-up, split repair, ...) can be swept here."""
+    from paqa_builder.backends.diarize_portable import PortableDiarizer
+    from paqa_builder.config import load_recipe
+    from paqa_builder.record import ClipRecord
+
+    with open(pieces_file, "rb") as fh:
+        data = pickle.load(fh)
+    base = dict(load_recipe(recipe_name)["stages"]["diarize"])
+    base.pop("backend", None)
+    base["calibration"] = None
+    lines = []
+    for config in sweep:
+        diarizer = PortableDiarizer(**{**base, **config})
+        for clip_id, saved in data["clips"].items():
+            record = ClipRecord(clip_id=clip_id, source="replay", path=clip_id)
+            diarizer.assign(record, saved["pieces"], saved["overlaps"], saved["seg_local_max"],
+                            saved["duration"])
+            lines.append(_cue_line(record, data["truth"][clip_id], Path(data["scenes"]), config, diarizer))
+    out.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    _report(out, lines, sweep)
     return 0
 
 
@@ -222,7 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--sweep", help='JSON list of diarizer overrides, e.g. '
                    '\'[{"cluster_threshold": 0.5}, {"cluster_threshold": 0.6}]\'')
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="diarizer parameter for every setting (YAML value), e.g. embedding=campplus")
+                   help="diarizer parameter for every setting (YAML value), e.g. embedding=campplus; "
+                   "SLOT.KEY=VALUE sets another stage's, e.g. vad.threshold=0.3")
+    c.add_argument("--pieces", type=Path, help="also save every clip's embedded pieces here (for replay)")
+    r = sub.add_parser("replay")
+    r.add_argument("pieces", type=Path)
+    r.add_argument("--out", required=True, type=Path)
+    r.add_argument("--sweep", required=True, help="JSON list of diarizer overrides")
+    r.add_argument("--recipe", default="portable")
     f = sub.add_parser("fit")
     f.add_argument("cues", nargs="+", type=Path)
     f.add_argument("--save", action="store_true", help="write paqa_builder/backends/speaker_calibration.json")
@@ -238,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         from paqa_builder.mixer.cli import _parse_set
 
         fixed = _parse_set(a.set)
-        return collect(a.scenes, a.out, a.recipe, json.loads(a.sweep) if a.sweep else None, fixed)
+        return collect(a.scenes, a.out, a.recipe, json.loads(a.sweep) if a.sweep else None, fixed,
+                       a.pieces)
+    if a.cmd == "replay":
+        return replay(a.pieces, a.out, json.loads(a.sweep), a.recipe)
     if a.cmd == "fit":
         return fit(a.cues, a.save, a.l2, a.folds, a.config)
     return check(a.cues, a.calibration, a.config)

