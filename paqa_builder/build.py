@@ -25,6 +25,18 @@ def detect_source_kind(root: Path) -> str | None:
     return None
 
 
+def check_out_apart(source: Path, out: Path) -> None:
+    """Refuse an ``out`` that is ``source``, lies inside it, or contains it.
+
+    Inside the source, the build would read its own outputs as audio on the next run, and
+    ``--overwrite`` would clear folders that belong to the collection."""
+    src, dst = source.resolve(), out.resolve()
+    if dst == src or src in dst.parents or dst in src.parents:
+        where = "is" if dst == src else ("lies inside" if src in dst.parents else "contains")
+        raise ValueError(f"--out {out} {where} --source {source}; choose an output folder "
+                         "outside the source")
+
+
 def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool = False,
           limit: int | None = None, progress: bool = True, engine: str | None = None,
           on_chunk: Callable[[int], None] | None = None, src: Any = None) -> BuildSummary:
@@ -42,6 +54,7 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
     if src is None:
         if not root.exists():
             raise FileNotFoundError(f"--source {source}: no such file or directory")
+        check_out_apart(root, out)
         if kind in (None, "auto"):
             kind = (detect_source_kind(root) if root.is_dir() else None) or "folder"
         from .sources import make_source

@@ -58,6 +58,10 @@ class BuildState:
     def open(self, fingerprint: str, source_root: str, overwrite: bool) -> bool:
         """Prepare the folder; returns True when resuming an earlier run of the same recipe."""
         run_file = self.root / "run.json"
+        if overwrite and self.out.exists() and not run_file.exists() and any(self.out.iterdir()):
+            # only a folder this tool wrote (its .paqa_state/run.json) is ever cleared
+            raise ResumeError(f"--overwrite refuses {self.out}: it holds files but no build of this "
+                              "tool (no .paqa_state/run.json); choose an empty or new --out")
         if overwrite and self.out.exists():
             for child in (self.root, self.out / "data", self.out / "plots"):
                 shutil.rmtree(child, ignore_errors=True)
