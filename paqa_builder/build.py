@@ -9,9 +9,10 @@ from typing import Any, Callable
 
 from .engine.finalize import finalize
 from .engine.local import BuildSummary, run_local, state_for
+from .engine.lock import out_lock
 from .engine.threads import single_thread_blas
 from .engine.pipeline import build_pipeline
-from .engine.state import atomic_write_text
+from .engine.state import BuildState, atomic_write_text
 
 log = logging.getLogger("paqa_builder")
 
@@ -68,40 +69,43 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
     context = {k: (str(v) if isinstance(v, Path) else v) for k, v in context.items()}
     stages = build_pipeline(recipe, context, provided=set(getattr(src, "provides", ())))
 
-    state, resumed = state_for(out, recipe, str(Path(source).resolve()), overwrite)
-    if resumed:
-        log.info("resuming the build in %s", out)
-    records = iter(src)
-    if limit is not None:
-        from itertools import islice
-        records = islice(records, int(limit))
-    total = None
-    try:
-        total = len(src) if limit is None else min(len(src), int(limit))
-    except TypeError:
-        pass
+    BuildState(out).check_owned(overwrite)  # before the lock file is made in a foreign folder
+    # one writer per --out: taken before anything there is read, cleared or replaced
+    with out_lock(out):
+        state, resumed = state_for(out, recipe, str(Path(source).resolve()), overwrite)
+        if resumed:
+            log.info("resuming the build in %s", out)
+        records = iter(src)
+        if limit is not None:
+            from itertools import islice
+            records = islice(records, int(limit))
+        total = None
+        try:
+            total = len(src) if limit is None else min(len(src), int(limit))
+        except TypeError:
+            pass
 
-    engine_kind = engine or recipe.get("engine", {}).get("kind", "local")
-    if engine_kind == "ray":
-        from .engine.ray_engine import run_ray
+        engine_kind = engine or recipe.get("engine", {}).get("kind", "local")
+        if engine_kind == "ray":
+            from .engine.ray_engine import run_ray
 
-        # each Ray worker pins its own BLAS threads (engine/threads.py)
-        summary, seen = run_ray(recipe, stages, records, state, total=total, progress=progress,
-                                on_chunk=on_chunk)
-    elif engine_kind == "local":
-        with single_thread_blas():  # same numbers as a Ray worker: see engine/threads.py
-            summary, seen = run_local(recipe, stages, records, state, total=total,
-                                      progress=progress, on_chunk=on_chunk)
-    else:
-        raise ValueError(f"unknown engine {engine_kind!r} (local or ray)")
+            # each Ray worker pins its own BLAS threads (engine/threads.py)
+            summary, seen = run_ray(recipe, stages, records, state, total=total, progress=progress,
+                                    on_chunk=on_chunk)
+        elif engine_kind == "local":
+            with single_thread_blas():  # same numbers as a Ray worker: see engine/threads.py
+                summary, seen = run_local(recipe, stages, records, state, total=total,
+                                          progress=progress, on_chunk=on_chunk)
+        else:
+            raise ValueError(f"unknown engine {engine_kind!r} (local or ray)")
 
-    summary.source_report = dict(getattr(src, "report", {}) or {})
-    rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
-    summary.rows = finalize(state, seen, rows_per_shard)
-    atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
-                                                              sort_keys=True, default=str))
-    from .card import write_card
+        summary.source_report = dict(getattr(src, "report", {}) or {})
+        rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
+        summary.rows = finalize(state, seen, rows_per_shard)
+        atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
+                                                                  sort_keys=True, default=str))
+        from .card import write_card
 
-    write_card(out, recipe, summary)
-    atomic_write_text(state.root / "summary.json", json.dumps(summary.__dict__, indent=2, default=str))
-    return summary
+        write_card(out, recipe, summary)
+        atomic_write_text(state.root / "summary.json", json.dumps(summary.__dict__, indent=2, default=str))
+        return summary

@@ -9,13 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 
+UPLOAD_IGNORE = [".*", ".*/**", "**/.*", "**/.*/**"]
+"""Never uploaded: every hidden file or folder at any depth: the resume state (``.paqa_state``),
+the writer lock (``.paqa_lock``) and temporary files a killed run left (``.name.tmp-PID``)."""
+
+
 def push_folder(out: str | Path, repo_id: str, private: bool = False) -> str:
-    """Create ``repo_id`` (dataset) if needed and upload ``out`` without the resume state."""
+    """Create ``repo_id`` (dataset) if needed and upload ``out`` without hidden files (``UPLOAD_IGNORE``)."""
     from huggingface_hub import HfApi
 
     api = HfApi()
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=str(out),
-                      ignore_patterns=[".paqa_state/**", ".paqa_state/*"],
+                      ignore_patterns=UPLOAD_IGNORE,
                       commit_message="Upload PAQA dataset built with paqa-build")
     return f"https://huggingface.co/datasets/{repo_id}"

@@ -47,6 +47,7 @@ def test_overwrite_refuses_a_folder_it_did_not_write(tmp_path, capsys):
     assert main(_args(src, out) + ["--overwrite"]) == 2
     err = capsys.readouterr().err
     assert "--overwrite refuses" in err and "no build of this tool" in err
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "notes.txt"]  # nothing added
     assert (out / "notes.txt").read_text() == "keep me\n" and (out / "README.md").read_text() == "my readme\n"
 
 

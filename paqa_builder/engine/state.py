@@ -23,6 +23,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .lock import LOCK_NAME
+
 STATE_DIR = ".paqa_state"
 
 
@@ -55,13 +57,19 @@ class BuildState:
         self.parts = self.root / "parts"
 
     # -- run identity --------------------------------------------------------------------------
+    def check_owned(self, overwrite: bool) -> None:
+        """Refuse to ``overwrite`` a non-empty folder this tool did not write.
+
+        Only a folder holding ``.paqa_state/run.json`` (or empty, or absent) is ever cleared."""
+        if overwrite and self.out.is_dir() and not (self.root / "run.json").exists() and any(
+                p.name != LOCK_NAME for p in self.out.iterdir()):
+            raise ResumeError(f"--overwrite refuses {self.out}: it holds files but no build of this "
+                              "tool (no .paqa_state/run.json); choose an empty or new --out")
+
     def open(self, fingerprint: str, source_root: str, overwrite: bool) -> bool:
         """Prepare the folder; returns True when resuming an earlier run of the same recipe."""
         run_file = self.root / "run.json"
-        if overwrite and self.out.exists() and not run_file.exists() and any(self.out.iterdir()):
-            # only a folder this tool wrote (its .paqa_state/run.json) is ever cleared
-            raise ResumeError(f"--overwrite refuses {self.out}: it holds files but no build of this "
-                              "tool (no .paqa_state/run.json); choose an empty or new --out")
+        self.check_owned(overwrite)
         if overwrite and self.out.exists():
             for child in (self.root, self.out / "data", self.out / "plots"):
                 shutil.rmtree(child, ignore_errors=True)
@@ -75,7 +83,7 @@ class BuildState:
                     f"({previous.get('source')}, recipe {previous.get('fingerprint')}); "
                     "rerun with --overwrite to start over, or choose another --out")
             return True
-        if self.out.exists() and any(p for p in self.out.iterdir() if p.name != STATE_DIR):
+        if self.out.exists() and any(p for p in self.out.iterdir() if p.name not in (STATE_DIR, LOCK_NAME)):
             if (self.out / "data").exists():
                 raise ResumeError(f"{self.out} already holds a dataset not made by this tool "
                                   "(or from an older layout); use --overwrite or another --out")
