@@ -51,7 +51,7 @@ def pytest_runtest_makereport(item, call):
     """Under ``PAQA_NO_SKIPS=1`` (set by ``.ci/run``) a skipped test fails instead.
 
     Tests skip, with a reason, when a prerequisite is missing (espeak-ng, the packaged models, the
-    ``[voices]`` extra, setpriv) so that a partial install can still run the rest. CI installs every
+    ``[voices]`` extra) so that a partial install can still run the rest. CI installs every
     one of them through ``scripts/setup.sh``, so there a skip means the setup is broken.
     """
     outcome = yield

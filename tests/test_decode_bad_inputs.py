@@ -2,9 +2,7 @@
 and a batch mixing them all goes on (only the bad clips fail)."""
 
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -19,7 +17,6 @@ from paqa_builder.record import ClipRecord
 from paqa_builder.sources import make_source
 from paqa_builder.stages.decode import Decode
 
-REPO = Path(__file__).resolve().parents[1]
 SR = 16000
 
 
@@ -146,26 +143,51 @@ def test_compressed_containers(tmp_path, decode, ext, codec):
     assert codec in rec.input_info["codec"].lower() and rec.input_info["sample_rate"] == 44100
 
 
+def _load_as_nobody(path: Path, warm: Path) -> str:
+    """``load_audio(path)`` in a forked child that dropped root for uid/gid 65534 (nobody).
+
+    Forked rather than spawned: the child runs the modules this process already imported, so it
+    reads nothing from the repository or the venv, and the test holds wherever the clone lives (a
+    clone under a 0700 folder is not readable by nobody). ``warm`` is read first so that every
+    lazy import of the decoder has happened before the fork."""
+    load_audio(str(warm))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns into pytest
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                load_audio(str(path))
+                message = "READ"
+            except AudioError as exc:
+                message = f"REASON {exc.reason}"
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
+            message = f"CHILD {exc!r}"
+        os.write(write_end, message.encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as fh:
+        return fh.read()
+
+
 def test_unreadable_permissions(decode):
     # A world-traversable folder with a mode-000 file. Root ignores file modes, so when the tests
-    # run as root the read is attempted by an unprivileged child process (uid nobody).
+    # run as root the read is attempted by a forked child that dropped to uid nobody.
     folder = Path(tempfile.mkdtemp(prefix="paqa_perm_"))
     try:
         folder.chmod(0o755)
+        warm = _write(folder / "readable.wav", sine(1.0))
         target = _write(folder / "locked.wav", sine(1.0))
         target.chmod(0o000)
         if os.geteuid() != 0:
             rec = run(decode, target)
             assert rec.audio is None and rec.error == f"decode: {target}: permission denied"
             return
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root without setpriv: cannot drop privileges to test file modes")
-        code = ("from paqa_builder.audio_io import load_audio, AudioError\n"
-                "try:\n    load_audio(%r)\nexcept AudioError as e:\n    print('REASON', e.reason)\n" % str(target))
-        res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                              sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-        assert "REASON permission denied" in res.stdout, res.stderr[-2000:]
+        assert _load_as_nobody(target, warm) == "REASON permission denied"
+        assert _load_as_nobody(warm, warm) == "READ"  # the same child reads a readable file
     finally:
         for p in folder.iterdir():
             p.unlink()

@@ -46,10 +46,9 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path, c
 
 
 def test_lock_is_exclusive_within_one_process_too(tmp_path):
-    with out_lock(tmp_path / "o"):
-        with pytest.raises(OutFolderBusy, match=r"another build \(pid \d+\)"):
-            with out_lock(tmp_path / "o"):
-                pass
+    with out_lock(tmp_path / "o"), pytest.raises(OutFolderBusy, match=r"another build \(pid \d+\)"), \
+            out_lock(tmp_path / "o"):
+        pass
     with out_lock(tmp_path / "o"):  # released on exit
         pass
 

@@ -303,7 +303,7 @@ class PortableDiarizer(Stage):
                     _runs(active >= 2, count.sliding_window.start, step, 0.0),
                     local_speaker_peak(binarized.data, self._frames.step), duration)
 
-    def assign(self, record: ClipRecord, pieces: "PieceSet", overlaps: list[tuple[float, float]],
+    def assign(self, record: ClipRecord, pieces: PieceSet, overlaps: list[tuple[float, float]],
                seg_local_max: int, duration: float) -> None:
         """Cluster the embedded pieces into speakers and write the record's fields.
 

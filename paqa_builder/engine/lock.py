@@ -10,9 +10,9 @@ the error message only.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 LOCK_NAME = ".paqa_lock"
 
@@ -29,8 +29,8 @@ def out_lock(out: str | Path) -> Iterator[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK_NAME
-    fh = open(path, "a+", encoding="utf-8")
-    try:
+    # closing the file at the end of the block releases the lock
+    with open(path, "a+", encoding="utf-8") as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -43,5 +43,3 @@ def out_lock(out: str | Path) -> Iterator[Path]:
         fh.write(f"{os.getpid()}\n")
         fh.flush()
         yield path
-    finally:
-        fh.close()  # closing the descriptor releases the lock
