@@ -102,8 +102,39 @@ def apply_override(recipe: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
+SECTIONS = ("name", "seed", "source", "stages", "split", "writer", "card", "engine")
+"""Top-level keys a build recipe may hold; anything else is a typo and an error."""
+WRITER_KEYS = ("rows_per_shard", "clips_per_chunk")
+ENGINES = ("local", "ray")
+
+
+def _unknown(what: str, key: str, known: tuple[str, ...] | list[str]) -> RecipeError:
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
+    return RecipeError(f"unknown {what} {key!r}{hint}")
+
+
+def _positive_int(where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RecipeError(f"{where} must be a whole number >= 1, got {value!r}")
+    return value
+
+
 def validate_shape(recipe: dict[str, Any]) -> None:
-    """Check section types and split ratios; stage contents are checked by the engine."""
+    """Check every section's type and values before anything is imported or read.
+
+    Stage parameters themselves are checked by each stage's constructor."""
+    for key in recipe:
+        if key not in SECTIONS:
+            raise _unknown("recipe section", key, SECTIONS)
+    seed = recipe.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise RecipeError(f"seed must be a whole number, got {seed!r}")
+    for section in ("source", "split", "writer", "card", "engine"):
+        if not isinstance(recipe.get(section), dict):
+            raise RecipeError(f"{section} must be a mapping, got {recipe.get(section)!r}")
     if not isinstance(recipe.get("stages"), dict) or not recipe["stages"]:
         raise RecipeError("recipe has no stages")
     for slot, params in recipe["stages"].items():
@@ -111,12 +142,25 @@ def validate_shape(recipe: dict[str, Any]) -> None:
             recipe["stages"][slot] = {}
         elif not isinstance(params, dict):
             raise RecipeError(f"stages.{slot} must be a mapping of parameters")
+        backend = recipe["stages"][slot].get("backend", "default")
+        if not isinstance(backend, str) or not backend:
+            raise RecipeError(f"stages.{slot}.backend must be a backend name, got {backend!r}")
     split = recipe["split"]
-    ratios = [float(split.get(k, 0.0)) for k in ("train", "validation", "test")]
-    if any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
-        raise RecipeError(f"split ratios must be >= 0 and sum to 1, got {split}")
     if set(split) - {"train", "validation", "test"}:
         raise RecipeError(f"unknown split names {sorted(set(split) - {'train', 'validation', 'test'})}")
+    try:
+        ratios = [float(split.get(k, 0.0)) for k in ("train", "validation", "test")]
+    except (TypeError, ValueError):
+        raise RecipeError(f"split ratios must be numbers, got {split}") from None
+    if any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
+        raise RecipeError(f"split ratios must be >= 0 and sum to 1, got {split}")
+    for key, value in recipe["writer"].items():
+        if key not in WRITER_KEYS:
+            raise _unknown("writer option", key, WRITER_KEYS)
+        _positive_int(f"writer.{key}", value)
+    kind = recipe["engine"].get("kind", "local")
+    if kind not in ENGINES:
+        raise RecipeError(f"engine.kind must be one of {', '.join(ENGINES)}, got {kind!r}")
 
 
 def fingerprint(recipe: dict[str, Any]) -> str:
