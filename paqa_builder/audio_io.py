@@ -285,12 +285,50 @@ def load_audio_bytes(data: bytes, sr: int = SAMPLE_RATE, name: str = "<bytes>") 
     return _complete(frames, rate, sr, info, stderr, name)
 
 
-def readable_duration(path: str | Path) -> float | None:
-    """Duration in seconds from :func:`probe`, or None when the file cannot be probed."""
+MAX_HEADER_S = 1e7
+"""A header claiming more than this (about 116 days) is not believed: libsndfile reports a FLAC
+without a length in its header as 2**63 frames, and plans made from it never end."""
+
+
+def decoded_duration(path: str | Path, limit_s: float | None = None, timeout: float = 600.0) -> float | None:
+    """Seconds of audio ``path`` really holds, by decoding it as a stream (memory stays flat).
+
+    Decoding stops at ``limit_s`` when given (the answer is then at most ``limit_s``). None when
+    ffmpeg cannot decode the file. Used only when the header gives no usable length."""
+    rate = 8000  # mono 8 kHz 16-bit: the cheapest stream that still counts time exactly enough
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path)]
+    if limit_s is not None:
+        cmd += ["-t", f"{limit_s:.3f}"]
+    cmd += ["-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
     try:
-        return probe(path)["duration"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    total = 0
+    try:
+        assert proc.stdout is not None
+        while chunk := proc.stdout.read(1 << 20):
+            total += len(chunk)
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return total / (2 * rate) if total else None
+
+
+def readable_duration(path: str | Path, limit_s: float | None = None) -> float | None:
+    """Duration in seconds from :func:`probe`, or None when the file cannot be probed.
+
+    A header without a usable length (missing, not finite, or over ``MAX_HEADER_S``) is replaced
+    by :func:`decoded_duration` (up to ``limit_s``)."""
+    try:
+        duration = probe(path)["duration"]
     except AudioError:
         return None
+    if duration is None or not math.isfinite(duration) or duration <= 0 or duration > MAX_HEADER_S:
+        return decoded_duration(path, limit_s)
+    return duration
 
 
 def safe_join(root: str | Path, rel: str) -> Path | None:

@@ -180,7 +180,7 @@ class AudioSetSource(Source):
     def _iter_records(self) -> Iterator[ClipRecord]:
         base = Path(self.root).resolve()
         for clip_id, path, row, parse in self._plan:
-            duration = readable_duration(path)
+            duration = readable_duration(path, self.longest_planned_s)
             rel = str(path.relative_to(base))
             meta: dict[str, Any] = {"relpath": rel, "ytid": parse.ytid if parse else None,
                                     "naming": parse.pattern if parse else None}

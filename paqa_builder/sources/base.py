@@ -9,7 +9,7 @@ records, one per window, so no model ever sees a whole long file.
 from __future__ import annotations
 
 import abc
-
+import math
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -35,19 +35,30 @@ def plan_windows(duration: float | None, window_s: float, hop_s: float, max_clip
         return [(0.0, None)], 0
     out: list[tuple[float, float | None]] = []
     k = 0
-    while True:
+    while len(out) < max_windows:  # never more than the cap, whatever the duration claims
         start = round(k * hop_s, 6)
         if start >= duration:
-            break
+            return out, 0
         length = min(window_s, duration - start)
         if length < min_window_s:
-            break
+            return out, 0
         out.append((start, round(length, 6)))
         k += 1
         if start + length >= duration:  # reached the end: a later (overlapping) window adds nothing
-            break
-    dropped = max(0, len(out) - max_windows)
-    return out[:max_windows], dropped
+            return out, 0
+    return out, _windows_after(k, duration, window_s, hop_s, min_window_s)
+
+
+def _windows_after(k: int, duration: float, window_s: float, hop_s: float, min_window_s: float) -> int:
+    """How many windows the plan would still hold from window ``k`` on (counted, not listed)."""
+    if k * hop_s >= duration:
+        return 0
+    # the last window is the first one reaching the end: start + window_s >= duration
+    last = max(k, math.ceil((duration - window_s) / hop_s - 1e-9))
+    if last * hop_s >= duration:  # hop longer than the window: the end falls in a gap
+        last -= 1
+    tail = min(window_s, duration - last * hop_s)
+    return max(0, last - k + 1 - (1 if tail < min_window_s else 0))
 
 
 def window_id(base: str, k: int) -> str:
@@ -225,6 +236,12 @@ class Source(abc.ABC):
         return out
 
     # -- records -----------------------------------------------------------------------------
+    @property
+    def longest_planned_s(self) -> float:
+        """Seconds of a file the windows can ever reach: decoding a header-less file to learn its
+        length stops here, so a huge file costs no more than the windows it yields."""
+        return self.max_windows_per_file * self.hop_s + self.window_s
+
     def file_records(self, base_id: str, path: Path, duration: float | None,
                      make: Any) -> Iterator[ClipRecord]:
         """Yield one record per window of ``path``; ``make(clip_id, offset, length, k)`` builds each."""

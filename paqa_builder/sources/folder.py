@@ -175,4 +175,5 @@ class FolderSource(Source):
                                   max_duration=length, labels=list(_labels), meta=dict(_meta),
                                   truth=json.loads(json.dumps(_truth)) if _truth is not None else None)
 
-            yield from self.file_records(clip_id, path, readable_duration(path), make)
+            duration = readable_duration(path, self.longest_planned_s)
+            yield from self.file_records(clip_id, path, duration, make)
