@@ -7,7 +7,6 @@ path when given; without one it degrades to a flat label set built from whatever
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,19 +54,36 @@ class Ontology:
     def load(cls, ontology_json: str | Path | None = None,
              class_labels_csv: str | Path | None = None) -> "Ontology":
         """Load from ``ontology.json`` and/or ``class_labels_indices.csv``; both may be absent."""
+        from .sources.metadata import MetadataError, csv_rows, read_text
+
         onto = cls()
         if ontology_json and Path(ontology_json).is_file():
-            nodes = json.loads(Path(ontology_json).read_text(encoding="utf-8"))
-            names = {n["id"]: n["name"] for n in nodes}
-            children = {n["id"]: list(n.get("child_ids", [])) for n in nodes}
-            abstract = {n["id"] for n in nodes if "abstract" in n.get("restrictions", [])}
+            text = read_text(ontology_json, "ontology")
+            try:
+                nodes = json.loads(text)
+                names = {n["id"]: n["name"] for n in nodes}
+                children = {n["id"]: list(n.get("child_ids", [])) for n in nodes}
+                abstract = {n["id"] for n in nodes if "abstract" in n.get("restrictions", [])}
+            except json.JSONDecodeError as exc:
+                raise MetadataError(f"{ontology_json}: the ontology is not valid JSON ({exc.msg}, line "
+                                    f"{exc.lineno})") from None
+            except (TypeError, KeyError, AttributeError) as exc:
+                raise MetadataError(f"{ontology_json}: the ontology is not a list of nodes with "
+                                    f"'id' and 'name' ({type(exc).__name__}: {exc})") from None
             onto = cls(names=names, children=children, abstract=abstract, hierarchical=True)
         if class_labels_csv and Path(class_labels_csv).is_file():
-            with open(class_labels_csv, newline="", encoding="utf-8") as fh:
-                for row in csv.DictReader(fh):
-                    mid, name = row.get("mid", "").strip(), row.get("display_name", "").strip()
-                    if mid and mid not in onto.names:
-                        onto.add(mid, name)
+            text = read_text(class_labels_csv, "class labels CSV")
+            rows = csv_rows(class_labels_csv, text, "class labels CSV")
+            _, header = next(rows)
+            header = [h.strip() for h in header]
+            if "mid" not in header or "display_name" not in header:
+                raise MetadataError(f"{class_labels_csv}: the class labels CSV needs 'mid' and "
+                                    f"'display_name' columns, found {header}")
+            for _, fields in rows:
+                row = dict(zip(header, fields))
+                mid, name = row.get("mid", "").strip(), row.get("display_name", "").strip()
+                if mid and mid not in onto.names:
+                    onto.add(mid, name)
         return onto
 
     def add(self, mid: str, name: str) -> None:

@@ -15,7 +15,6 @@ audio; the other rows are only counted (``rows_without_audio``).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from ..audio_io import readable_duration
 from ..record import ClipRecord
 from .base import Source
+from .metadata import csv_rows, read_text
 from .naming import NameParse, parse_name
 
 FULL_VIDEO_SLACK_S = 1.0
@@ -58,24 +58,24 @@ def parse_segments_csv(path: str | Path, bad: list[str] | None = None) -> Iterat
     ``bad`` is given, a short description of each is appended to it.
     """
     name = Path(path).stem.removesuffix("_segments")
-    with open(path, newline="", encoding="utf-8") as fh:
-        # skipinitialspace: the fields are separated by ", " and the label list is quoted.
-        for lineno, fields in enumerate(csv.reader(fh, skipinitialspace=True), start=1):
-            if not fields or fields[0].startswith("#") or fields[0].strip().upper() == "YTID":
-                continue
-            try:
-                if len(fields) != 4:
-                    raise ValueError(f"{len(fields)} fields, expected 4")
-                ytid, start_s, end_s, labels = (f.strip() for f in fields)
-                start, end = float(start_s), float(end_s)
-                if end <= start or start < 0:
-                    raise ValueError(f"segment {start}-{end}")
-            except ValueError as exc:
-                if bad is not None:
-                    bad.append(f"{Path(path).name}:{lineno}: {exc}")
-                continue
-            mids = tuple(m.strip() for m in labels.split(",") if m.strip())
-            yield SegmentRow(ytid, start, end, mids, name)
+    text = read_text(path, "segments CSV")
+    # skipinitialspace: the fields are separated by ", " and the label list is quoted.
+    for lineno, fields in csv_rows(path, text, "segments CSV", skipinitialspace=True):
+        if not fields or fields[0].startswith("#") or fields[0].strip().upper() == "YTID":
+            continue
+        try:
+            if len(fields) != 4:
+                raise ValueError(f"{len(fields)} fields, expected 4")
+            ytid, start_s, end_s, labels = (f.strip() for f in fields)
+            start, end = float(start_s), float(end_s)
+            if end <= start or start < 0:
+                raise ValueError(f"segment {start}-{end}")
+        except ValueError as exc:
+            if bad is not None:
+                bad.append(f"{Path(path).name}:{lineno}: {exc}")
+            continue
+        mids = tuple(m.strip() for m in labels.split(",") if m.strip())
+        yield SegmentRow(ytid, start, end, mids, name)
 
 
 class AudioSetSource(Source):
@@ -105,7 +105,10 @@ class AudioSetSource(Source):
         files = self.walk()
         self.find_label_files(files)
         base = Path(self.root).resolve()
-        csvs = self.csvs or [p for p in files if p.suffix.lower() == ".csv" and is_segments_csv(p)]
+        # a file named like a segments CSV is one, even when it is empty or unreadable: it is then
+        # an error naming it, not a CSV silently ignored (which made a dataset of zero clips)
+        csvs = self.csvs or [p for p in files if p.suffix.lower() == ".csv" and (
+            "segments" in p.name.lower() or is_segments_csv(p))]
         self._report["csv_files"] = [str(p.relative_to(base)) if p.is_relative_to(base) else str(p)
                                      for p in csvs]
 

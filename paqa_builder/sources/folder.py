@@ -15,7 +15,6 @@ root is refused and counted as ``skipped_unsafe_paths``; such a file is never op
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from ..audio_io import readable_duration, safe_join
 from ..record import ClipRecord
 from .base import Source
+from .metadata import MetadataError, check_clip_id, csv_rows, read_text
 
 MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
 KNOWN_COLUMNS = {"path", "clip_id", "labels", "transcript", "speaker", "truth"}
@@ -35,29 +35,42 @@ def clip_id_for(relpath: str) -> str:
 
 
 def read_manifest(path: Path, bad: list[str]) -> list[dict[str, Any]]:
-    """Rows of a JSONL or CSV manifest; unreadable rows are described in ``bad`` and skipped."""
+    """Rows of a JSONL or CSV manifest; unreadable rows are described in ``bad`` and skipped.
+
+    An empty or non-UTF-8 manifest, or a CSV quote that is never closed, raises ``MetadataError``."""
     rows: list[dict[str, Any]] = []
+    text = read_text(path, "manifest")
     if path.suffix.lower() == ".jsonl":
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    bad.append(f"{path.name}:{lineno}: invalid JSON ({exc.msg})")
-                    continue
-                if not isinstance(row, dict):
-                    bad.append(f"{path.name}:{lineno}: not an object")
-                    continue
-                rows.append(row)
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad.append(f"{path.name}:{lineno}: invalid JSON ({exc.msg})")
+                continue
+            if not isinstance(row, dict):
+                bad.append(f"{path.name}:{lineno}: not an object")
+                continue
+            rows.append(row)
     else:
-        with open(path, newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                labels = row.get("labels")
-                if isinstance(labels, str):
-                    row["labels"] = [x.strip() for x in labels.split(";") if x.strip()]
-                rows.append({k: v for k, v in row.items() if k is not None})
+        header: list[str] | None = None
+        for lineno, fields in csv_rows(path, text, "manifest"):
+            if header is None:
+                header = [h.strip() for h in fields]
+                continue
+            if not any(f.strip() for f in fields):
+                continue
+            if len(fields) > len(header):
+                bad.append(f"{path.name}:{lineno}: {len(fields)} fields, the header has {len(header)}")
+                continue
+            row = dict(zip(header, fields))
+            labels = row.get("labels")
+            if isinstance(labels, str):
+                row["labels"] = [x.strip() for x in labels.split(";") if x.strip()]
+            rows.append(row)
+    if not rows and not bad:
+        raise MetadataError(f"{path}: the manifest has no rows")
     return rows
 
 
@@ -136,9 +149,14 @@ class FolderSource(Source):
                 if not target.is_file():
                     self.count("rows_without_audio", rel)
                     continue
+                clip_id = str(row.get("clip_id") or clip_id_for(rel))
+                refused = check_clip_id(clip_id) if row.get("clip_id") else None
+                if refused:
+                    self.count("bad_rows", f"{rel}: {refused}")
+                    continue
                 listed.add(target)
                 self.count("matched")
-                add(str(row.get("clip_id") or clip_id_for(rel)), target, row)
+                add(clip_id, target, row)
         for path in audio:
             resolved = path.resolve()
             if resolved in listed:
