@@ -20,6 +20,7 @@ import numpy as np
 from ..audio_io import AudioError, finish, load_audio, load_audio_bytes
 from ..record import SAMPLE_RATE, ClipRecord
 from .base import Source, plan_windows, window_id
+from .metadata import MetadataError, check_clip_id
 
 
 def _json_safe(info: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +41,12 @@ class HFSource(Source):
         label_column: optional column of labels (ClassLabel ids, names, mids, or lists of those).
         text_column: optional transcript column, copied to ``meta["transcript"]``.
         speaker_column: optional speaker-id column, copied to ``meta["speaker"]``.
-        id_column: optional column used as clip id (default ``<split>_<index>``).
+        id_column: optional column used as clip id (default ``<split>_<index>``); ids that are
+            not plain names (``sources.metadata.check_clip_id``) are refused.
+        files_root: folder that audio file paths in rows must lie in (default: the dataset folder;
+            none for an in-memory dataset, whose rows must then carry bytes or arrays). A path
+            outside it (absolute elsewhere, ``..``, a symlink out) is never opened: it would end up
+            inside the built dataset, and on the Hub with ``--push-to-hub``.
         **params: window and label parameters of :class:`~paqa_builder.sources.base.Source`.
     """
 
@@ -51,7 +57,8 @@ class HFSource(Source):
     def __init__(self, root: Any = None, *, name: str | None = None, path: str | Path | None = None,
                  config: str | None = None, split: str = "train", audio_column: str = "audio",
                  label_column: str | None = None, text_column: str | None = None,
-                 speaker_column: str | None = None, id_column: str | None = None, **params: Any) -> None:
+                 speaker_column: str | None = None, id_column: str | None = None,
+                 files_root: str | Path | None = None, **params: Any) -> None:
         root = path if path is not None else root
         if root is None:
             raise ValueError("hf source needs a dataset path (root or path=...)")
@@ -60,6 +67,9 @@ class HFSource(Source):
         self.audio_column, self.label_column = audio_column, label_column
         self.text_column, self.speaker_column, self.id_column = text_column, speaker_column, id_column
         self.name = name or (Path(root).name if isinstance(root, (str, Path)) else "dataset")
+        folder = Path(root) if isinstance(root, (str, Path)) and Path(root).is_dir() else None
+        self.files_root = (Path(files_root) if files_root else folder)
+        self.files_root = self.files_root.resolve() if self.files_root else None
         self._ds: Any = None
         self._order: list[tuple[str, int]] = []
 
@@ -102,6 +112,9 @@ class HFSource(Source):
         width = max(6, len(str(max(n - 1, 0))))
         if self.id_column:
             ids = [str(x) for x in self._ds[self.id_column]]
+            for cid in ids:
+                if (why := check_clip_id(cid)) is not None:
+                    raise MetadataError(f"{self.root}: column {self.id_column!r}: {why}")
         else:
             ids = [f"{self.split}_{i:0{width}d}" for i in range(n)]
         self._order = sorted((cid, i) for i, cid in enumerate(ids))
@@ -133,9 +146,20 @@ class HFSource(Source):
             info.update(stats)
             return audio, info
         path = cell.get("path") if isinstance(cell, dict) else cell
-        if isinstance(path, str) and path and Path(path).is_file():
-            return load_audio(path)
+        if isinstance(path, str) and path:
+            target = self._confined(path)
+            if target is None:
+                raise AudioError(pseudo, "row names an audio file outside the dataset folder; not read")
+            if target.is_file():
+                return load_audio(target)
         raise AudioError(pseudo, "row holds no audio bytes, array or readable file path")
+
+    def _confined(self, path: str) -> Path | None:
+        """``path`` resolved inside ``files_root``, or None when it lies outside (or there is none)."""
+        if self.files_root is None:
+            return None
+        target = (Path(path) if Path(path).is_absolute() else self.files_root / path).resolve()
+        return target if target.is_relative_to(self.files_root) else None
 
     def _iter_records(self) -> Iterator[ClipRecord]:
         for clip_id, index in self._order:
