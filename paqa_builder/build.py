@@ -99,6 +99,9 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         else:
             raise ValueError(f"unknown engine {engine_kind!r} (local or ray)")
 
+        if state.redone:
+            log.warning("%d committed chunk(s) made again: their inputs changed since the earlier "
+                        "run (chunks %s)", len(state.redone), state.redone[:10])
         summary.source_report = dict(getattr(src, "report", {}) or {})
         rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
         summary.rows = finalize(state, seen, rows_per_shard)

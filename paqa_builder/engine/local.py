@@ -34,7 +34,7 @@ from ..config import fingerprint
 from ..record import ClipRecord
 from ..stage import Stage
 from .chunks import chunked, encode_chunk
-from .state import BuildState
+from .state import BuildState, inputs_digest
 
 _END = object()
 """Queue marker: no more chunks."""
@@ -264,7 +264,7 @@ def pending_chunks(blocks: Iterable[list[ClipRecord]], state: BuildState,
     for index, block in enumerate(blocks):
         seen.append(index)
         ids = [r.clip_id for r in block]
-        if state.done(index, ids):
+        if state.done(index, ids, inputs_digest(block)):
             resumed(json.loads(state.part(index, "done.json").read_text())["stats"], len(block))
             continue
         yield index, block

@@ -17,6 +17,7 @@ and redoes the rest. The directory starts with a dot, so ``datasets`` never read
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +31,27 @@ STATE_DIR = ".paqa_state"
 
 class ResumeError(RuntimeError):
     """The output folder holds a different build; the message says how to proceed."""
+
+
+def inputs_digest(records: list[Any]) -> str:
+    """Hash of everything a chunk's records were made from: ids, files (size and modification
+    time), windows, labels, metadata, truth, and audio a source handed over already decoded."""
+    h = hashlib.sha256()
+    for r in records:
+        stat = None
+        try:
+            st = os.stat(r.path)
+            stat = [st.st_size, st.st_mtime_ns]
+        except (OSError, TypeError, ValueError):
+            pass
+        labels = [[getattr(x, "mid", str(x)), getattr(x, "name", "")] for x in (r.labels or [])]
+        h.update(json.dumps([r.clip_id, r.path, stat, r.offset, r.max_duration, labels, r.meta, r.truth],
+                            sort_keys=True, default=str).encode())
+        if getattr(r, "audio", None) is not None:
+            import numpy as np
+
+            h.update(np.ascontiguousarray(r.audio).tobytes())
+    return h.hexdigest()[:20]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -55,6 +77,10 @@ class BuildState:
         self.out = Path(out)
         self.root = self.out / STATE_DIR
         self.parts = self.root / "parts"
+        self.digests: dict[int, str] = {}
+        """chunk index -> ``inputs_digest`` of its records in this run (written with the commit)."""
+        self.redone: list[int] = []
+        """Committed chunks whose inputs changed since, made again by this run."""
 
     # -- run identity --------------------------------------------------------------------------
     def check_owned(self, overwrite: bool) -> None:
@@ -95,8 +121,15 @@ class BuildState:
     def _name(self, index: int, kind: str) -> Path:
         return self.parts / f"chunk-{index:06d}.{kind}"
 
-    def done(self, index: int, clip_ids: list[str]) -> bool:
-        """True when chunk ``index`` was committed for exactly these clip ids."""
+    def done(self, index: int, clip_ids: list[str], inputs: str | None = None) -> bool:
+        """True when chunk ``index`` was committed for exactly these clip ids and inputs.
+
+        ``inputs`` is the chunk's ``inputs_digest``: when a committed chunk was made from other
+        inputs (a label edited in the manifest, an audio file replaced), it is not done and is made
+        again, so no dataset mixes old and new inputs. Chunks committed before digests existed
+        carry none and are kept."""
+        if inputs is not None:
+            self.digests[index] = inputs
         marker = self._name(index, "done.json")
         if not marker.exists():
             return False
@@ -105,6 +138,9 @@ class BuildState:
             raise ResumeError(
                 f"the source changed since the interrupted run (chunk {index} held other clips); "
                 "rerun with --overwrite")
+        if inputs is not None and saved.get("inputs") not in (None, inputs):
+            self.redone.append(index)
+            return False
         return True
 
     def commit(self, index: int, clip_ids: list[str], clips_parquet: bytes, qa_parquet: bytes,
@@ -114,8 +150,10 @@ class BuildState:
         atomic_write_bytes(self._name(index, "qa.parquet"), qa_parquet)
         atomic_write_text(self._name(index, "failures.jsonl"),
                           "".join(json.dumps(f, sort_keys=True) + "\n" for f in failures))
-        atomic_write_text(self._name(index, "done.json"),
-                          json.dumps({"clip_ids": clip_ids, "stats": stats}, sort_keys=True))
+        marker = {"clip_ids": clip_ids, "stats": stats}
+        if index in self.digests:
+            marker["inputs"] = self.digests[index]
+        atomic_write_text(self._name(index, "done.json"), json.dumps(marker, sort_keys=True))
 
     def committed(self) -> list[int]:
         """Indices of committed chunks, ascending."""
