@@ -227,6 +227,10 @@ class PortableDiarizer(Stage):
 
         from pyannote.audio import Inference
 
+        from ..numba_cache import ensure_sound
+
+        if self.pitch_weight > 0:
+            ensure_sound()  # median_f0 runs librosa's numba YIN
         device = torch_device(self.device)
         model = load_segmentation_model(self.checkpoint, self.device)
         window = model.specifications.duration

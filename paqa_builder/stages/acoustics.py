@@ -125,6 +125,12 @@ class Acoustics(Stage):
         if self.pitch_sr <= 2 * self.pitch_fmax:
             raise ValueError(f"pitch_sr={self.pitch_sr} must exceed 2*pitch_fmax={2 * self.pitch_fmax}")
 
+    def setup(self) -> None:
+        """Check (or build, under a lock) the numba cache librosa's pYIN runs from."""
+        from ..numba_cache import ensure_sound
+
+        ensure_sound()
+
     def provenance(self) -> str:
         """Backend and the pitch settings that shape the numbers."""
         return (f"{self.name}:{self.backend} pyin fmin={self.pitch_fmin:g} fmax={self.pitch_fmax:g} "
