@@ -1,7 +1,7 @@
 """Turning committed chunk parts into the published dataset: shards, failures.jsonl, card.
 
-Shards are written into ``.paqa_state/staging`` and swapped into place with renames, so
-``load_dataset(out)`` never sees a half-written shard. Rows are streamed part by part, so memory
+Shards are written into ``.paqa_state/staging`` and published by ``publish.py`` (interim card,
+atomic exchange of ``data/``, final card), so ``load_dataset(out)`` works at every instant. Rows are streamed part by part, so memory
 does not grow with the dataset. Shard names follow the Hub convention
 ``{split}-{i:05d}-of-{n:05d}.parquet``. An empty split gets no shard (``datasets`` refuses a split
 with no rows) and the card lists only the splits that have rows.
@@ -15,6 +15,7 @@ import shutil
 from typing import Any
 
 from ..rows import SPLITS, features
+from .publish import publish
 from .state import BuildState, atomic_write_text
 
 
@@ -77,14 +78,8 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[
     atomic_write_text(staging / "failures.jsonl",
                       "".join(json.dumps(f, sort_keys=True) + "\n" for f in failures))
 
-    # Swap: old data goes aside first, then the new folder moves in, then the old one is removed.
-    out = state.out
-    old = state.root / "old-data"
-    shutil.rmtree(old, ignore_errors=True)
-    if (out / "data").exists():
-        (out / "data").rename(old)
-    (staging / "data").rename(out / "data")
-    (staging / "failures.jsonl").replace(out / "failures.jsonl")
-    shutil.rmtree(old, ignore_errors=True)
+    # interim card, atomic exchange of data/, then (by the caller) the final card: publish.py
+    publish(state.out, staging, state.root / "old-data", counts)
+    (staging / "failures.jsonl").replace(state.out / "failures.jsonl")
     shutil.rmtree(staging, ignore_errors=True)
     return counts
