@@ -72,18 +72,47 @@ def build_main(argv: list[str]) -> int:
         recipe = load_recipe(args.recipe, overrides)
         summary = build(recipe, args.source, args.out, overwrite=args.overwrite, limit=args.limit,
                         progress=not args.no_progress, engine=args.engine)
+    except KeyboardInterrupt:
+        print("paqa-build: interrupted; committed chunks are kept: run the same command to resume",
+              file=sys.stderr)
+        return 130
     except (RecipeError, PipelineError, ResumeError, FileNotFoundError, RuntimeError, ValueError) as exc:
-        print(f"paqa-build: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc, args.verbose)
+    except OSError as exc:  # disk full, permissions, ...: the file and the reason, in one line
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return _fail(f"{where}{exc.strerror or exc}; committed chunks are kept: free the cause and "
+                     "run the same command to resume", args.verbose)
+    except Exception as exc:  # noqa: BLE001 - anything else still ends in one line
+        return _fail(f"{type(exc).__name__}: {exc} (run with -v for the traceback)", args.verbose, code=1)
     print(summary.text())
     print(f"dataset written to {Path(args.out).resolve()} "
           f"(datasets.load_dataset({str(args.out)!r}); failures in failures.jsonl)")
     if args.push_to_hub:
         from .hub import push_folder
 
-        url = push_folder(args.out, args.push_to_hub, private=args.private)
+        try:
+            url = push_folder(args.out, args.push_to_hub, private=args.private)
+        except Exception as exc:  # noqa: BLE001 - network, auth, quota: the dataset itself is fine
+            return _fail(f"the dataset is written, but the push to {args.push_to_hub} failed: "
+                         f"{type(exc).__name__}: {exc}", args.verbose)
         print(f"uploaded to {url}")
     return 0
+
+
+def _fail(message: object, verbose: bool, code: int = 2) -> int:
+    """Print one error line (the traceback too with ``-v``); return the exit code.
+
+    Anything that looks like a Hugging Face token is masked: errors from the Hub can quote
+    request headers."""
+    import re
+    import traceback
+
+    if verbose:
+        traceback.print_exc()
+    text = " ".join(str(message).split())  # one line, whatever the exception's message held
+    text = re.sub(r"hf_[A-Za-z0-9]{8,}", "hf_***", text)
+    print(f"paqa-build: error: {text}", file=sys.stderr)
+    return code
 
 
 def show_main(argv: list[str]) -> int:

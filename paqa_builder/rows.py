@@ -213,5 +213,9 @@ def failure_row(record: ClipRecord) -> dict[str, Any]:
     """One ``failures.jsonl`` line: a failed or gated clip and the one-line reason."""
     kind = "error" if record.error else "skipped"
     reason = record.error or record.skipped or ""
-    return {"clip_id": record.clip_id, "path": str(record.meta.get("relpath", record.path)),
-            "kind": kind, "stage": reason.split(":", 1)[0], "reason": reason}
+    where = str(record.meta.get("relpath", record.path))
+    if record.path and where != str(record.path):
+        # the shared file names the clip as the source sees it, never by this machine's folders
+        reason = reason.replace(str(record.path), where)
+    return {"clip_id": record.clip_id, "path": where, "kind": kind,
+            "stage": reason.split(":", 1)[0], "reason": reason}

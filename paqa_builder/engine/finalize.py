@@ -24,6 +24,20 @@ def _schema(kind: str):
     return (clips if kind == "clips" else qa).arrow_schema
 
 
+def _read_part(path, schema):
+    """A committed part; a damaged one is an error naming it (one line), not a pyarrow traceback."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .state import ResumeError
+
+    try:
+        return pq.read_table(path, schema=schema)
+    except (pa.ArrowException, OSError) as exc:
+        raise ResumeError(f"{path}: a part committed by an earlier run cannot be read ({exc}); "
+                          "rerun with --overwrite to rebuild") from None
+
+
 def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[str, dict[str, int]]:
     """Write ``data/{clips,qa}`` shards and ``failures.jsonl`` from ``chunks``; return row counts."""
     import pyarrow as pa
@@ -56,7 +70,7 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[
 
             writer = open_shard(0)
             for index in chunks:
-                table = pq.read_table(state.part(index, f"{kind}.parquet"), schema=schema)
+                table = _read_part(state.part(index, f"{kind}.parquet"), schema)
                 table = table.filter(pa.compute.equal(table["split"], split))
                 offset = 0
                 while offset < table.num_rows:

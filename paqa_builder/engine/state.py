@@ -83,6 +83,18 @@ class BuildState:
         """Committed chunks whose inputs changed since, made again by this run."""
 
     # -- run identity --------------------------------------------------------------------------
+    def remove_stale_temporaries(self) -> int:
+        """Delete the ``.<name>.tmp-<pid>`` files a killed run left; returns how many.
+
+        Called with the folder's lock held (``engine/lock.py``), so no live writer owns any."""
+        if not self.out.is_dir():
+            return 0
+        stale = [p for folder in (self.out, self.root, self.parts, self.out / "data")
+                 if folder.is_dir() for p in folder.rglob(".*.tmp-*") if p.is_file()]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
+
     def check_owned(self, overwrite: bool) -> None:
         """Refuse to ``overwrite`` a non-empty folder this tool did not write.
 
@@ -96,6 +108,7 @@ class BuildState:
         """Prepare the folder; returns True when resuming an earlier run of the same recipe."""
         run_file = self.root / "run.json"
         self.check_owned(overwrite)
+        self.remove_stale_temporaries()
         if overwrite and self.out.exists():
             for child in (self.root, self.out / "data", self.out / "plots"):
                 shutil.rmtree(child, ignore_errors=True)
