@@ -7,6 +7,7 @@ A recipe may also give a full ``package.module:Class`` as backend, to plug in it
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from .stage import Stage
@@ -41,6 +42,32 @@ BACKENDS: dict[str, dict[str, str]] = {
 }
 
 
+def _check_plugin(slot: str, module_name: str, class_name: str) -> None:
+    """Refuse a ``module:Class`` backend before importing it when the module's source plainly
+    has no such class: a typo (``this:Foo``) must not run an arbitrary module's import code."""
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise ValueError(f"stage {slot!r}: backend module {module_name!r} not found")
+    if not (spec.origin and spec.origin.endswith(".py")):
+        return  # compiled or namespace module: nothing to read without importing it
+    try:
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+        raise ValueError(f"stage {slot!r}: cannot read backend module {module_name!r}: {exc}") from None
+    names = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    names |= {a.asname or a.name for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+              for a in n.names}
+    names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    if class_name not in names:
+        raise ValueError(f"stage {slot!r}: backend module {module_name!r} defines no {class_name!r}")
+
+
 def resolve(slot: str, backend: str) -> type[Stage]:
     """The Stage class for ``backend`` in ``slot``; ``backend`` may be a ``module:Class`` string."""
     target = backend if ":" in backend else BACKENDS.get(slot, {}).get(backend)
@@ -48,6 +75,8 @@ def resolve(slot: str, backend: str) -> type[Stage]:
         known = ", ".join(sorted(BACKENDS.get(slot, {}))) or "none"
         raise ValueError(f"unknown backend {backend!r} for stage {slot!r} (known: {known})")
     module_name, _, class_name = target.partition(":")
+    if ":" in backend:
+        _check_plugin(slot, module_name, class_name)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

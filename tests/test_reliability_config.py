@@ -41,3 +41,22 @@ def test_good_overrides_still_apply(tmp_path):
 
     recipe = load_recipe("labels_only", ["writer.clips_per_chunk=3", "seed=7", "engine.kind=ray"])
     assert (recipe["writer"]["clips_per_chunk"], recipe["seed"], recipe["engine"]["kind"]) == (3, 7, "ray")
+
+
+def test_a_plugin_backend_naming_no_class_is_refused_without_importing_it(tmp_path, capsys, monkeypatch):
+    import sys
+
+    plugin = tmp_path / "side_effect_plugin.py"
+    plugin.write_text(f"open({str(tmp_path / 'imported')!r}, 'w').write('ran')\nclass Real:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "out"
+    base = ["--source", str(SAMPLE), "--out", str(out), "--recipe", "labels_only", "--no-progress"]
+    assert main(base + ["--set", "stages.tag.backend=side_effect_plugin:Foo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "backend module 'side_effect_plugin' defines no 'Foo'" in err[0]
+    assert not (tmp_path / "imported").exists() and "side_effect_plugin" not in sys.modules
+    assert main(base + ["--set", "stages.tag.backend=no_such_module_xyz:Foo"]) == 2
+    assert "backend module 'no_such_module_xyz' not found" in capsys.readouterr().err
+    # a class that is there is imported and then checked to be a Stage, as before
+    assert main(base + ["--set", "stages.tag.backend=side_effect_plugin:Real"]) == 2
+    assert "is not a Stage subclass" in capsys.readouterr().err and (tmp_path / "imported").exists()
