@@ -66,8 +66,8 @@ def inspect(out: Path) -> tuple[list[str] | None, dict[str, str]]:
     try:
         clips = datasets.load_dataset(str(out), "clips", download_mode="force_redownload")
         datasets.load_dataset(str(out), "qa", download_mode="force_redownload")
-    except Exception:  # noqa: BLE001 - any failure to load counts as unloadable
-        return None, {}
+    except Exception as exc:  # noqa: BLE001 - any failure to load counts as unloadable
+        return None, {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
     ids = [c["clip_id"] for split in clips for c in clips[split]]
     shards = {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
               for p in sorted((out / "data").rglob("*.parquet"))}
@@ -85,7 +85,7 @@ class Tally:
         ids, shards = inspect(out)
         if ids is None:
             self.unloadable += 1
-            print(f"  UNLOADABLE after {what}")
+            print(f"  UNLOADABLE after {what}: {shards.get('error')}")
             return
         self.duplicated += len(ids) - len(set(ids))
         if final:

@@ -16,12 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples" / "audioset_sample"
 
 
-def _run(out: Path, crash_at: str | None = None) -> int:
+def _run(out: Path, crash_at: str | None = None, limit: int | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "PAQA_CRASH_AT"}
     if crash_at:
         env["PAQA_CRASH_AT"] = crash_at
     cmd = [sys.executable, "-m", "paqa_builder.cli", "--source", str(SAMPLE), "--out", str(out),
-           "--recipe", "labels_only", "--no-progress"]
+           "--recipe", "labels_only", "--no-progress", *(["--limit", str(limit)] if limit else [])]
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, timeout=600).returncode
 
 
@@ -51,6 +51,11 @@ def test_a_kill_in_the_publish_window_leaves_a_loadable_dataset(step, tmp_path):
     assert during and all(sizes[k] == n for k, n in during.items())  # a subset, never wrong sizes
     assert _run(out) == 0  # the rerun finishes the publish: same shards, same card
     assert _digest(out) == finished and _load_all(out) == sizes
+    # another, smaller build in a folder of the same name, killed at the same step: datasets must
+    # not check it against what it cached for the first one
+    other = tmp_path / "elsewhere" / "paqa"
+    assert _run(other, limit=8) == 0 and _run(other, crash_at=step, limit=8) == -9
+    assert sum(_load_all(other).values()) < sum(sizes.values())
 
 
 def test_exchange_swaps_two_folders_in_one_step(tmp_path):

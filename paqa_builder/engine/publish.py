@@ -6,7 +6,8 @@ They cannot be replaced by one rename, so publishing is a sequence whose every i
 state loads (a kill at any point leaves one of them; the next run completes the sequence):
 
 1. **interim card**: the card is replaced by one listing only the splits that both the old and
-   the new shards have, with no sizes (nothing for ``datasets`` to mismatch). Old data, interim
+   the new shards have, with no sizes (nothing for ``datasets`` to mismatch) and a random token
+   that keeps ``datasets`` from reusing split sizes it cached for another build. Old data, interim
    card: loads (fewer splits).
 2. **data swap**: ``renameat2(RENAME_EXCHANGE)`` exchanges ``staging/data`` and ``data`` in one
    step, so ``data/`` never disappears. New data, interim card: loads.
@@ -73,7 +74,12 @@ def write_interim_card(out: Path, splits: dict[str, set[str]]) -> None:
         files = [{"split": s, "path": f"data/{kind}/{s}-*.parquet"} for s in SPLITS if s in splits[kind]]
         if files:
             configs.append({"config_name": kind, "data_files": files, **({} if configs else {"default": True})})
-    header = yaml.safe_dump({"configs": configs}, sort_keys=False) if configs else ""
+    # datasets keys its cache on the card's YAML, not on the shards: a random token here keeps an
+    # interim card from ever matching split sizes cached for another build (no split sizes are
+    # given, so nothing is checked against the shards)
+    token = int.from_bytes(os.urandom(7), "big")
+    info = [{"config_name": c["config_name"], "download_size": token} for c in configs]
+    header = yaml.safe_dump({"configs": configs, "dataset_info": info}, sort_keys=False) if configs else ""
     body = ("# PAQA (being published)\n\nA `paqa-build` run was publishing new shards here when it "
             "stopped; run the same command again to finish. The splits listed above load meanwhile.\n")
     atomic_write_text(out / "README.md", (f"---\n{header}---\n" if header else "") + body)
