@@ -53,9 +53,12 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes(tmp_path):
     for i in range(40):  # enough clips that the signal lands mid-run
         sf.write(src / f"c{i:02d}.wav", (0.3 * np.sin(2 * np.pi * (150 + 10 * i) * t)).astype(np.float32), 16000)
     args = _args(out, src, "--source-kind", "folder", "--set", "writer.clips_per_chunk=1")
+    # a runner started in the background (as CI may be) hands SIGINT down ignored: a terminal's
+    # Ctrl-C is what this test means, so the child gets the default disposition back
     proc = subprocess.Popen([sys.executable, "-m", "paqa_builder.cli", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     parts = out / ".paqa_state" / "parts"
     deadline = time.time() + 300
     while time.time() < deadline and not list(parts.glob("*.done.json")):
