@@ -153,6 +153,14 @@ def _plots(out: Path, stats: dict[str, Any]) -> list[str]:
     return made
 
 
+def viewer_section(site: str) -> str:
+    """The card's link to a viewer rendered by ``paqa-build view`` at ``site`` (relative path)."""
+    return (f"<!-- paqa-view -->\n## Viewer\n\nOpen [{site}/index.html]({site}/index.html) (a static "
+            "site made by `paqa-build view`: per-clip player, waveform, spectrogram, speaker and "
+            "background lanes, timed transcript and every question with playable chain spans). "
+            "Download the repository and open the file in a browser.\n<!-- /paqa-view -->")
+
+
 def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
     """Write ``out/README.md`` and ``out/plots/*.png`` from the published shards."""
     out = Path(out)
@@ -215,6 +223,8 @@ def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
               "- Perception fields come from automatic models unless the provenance says `oracle`; "
               "the composer abstains when evidence is weak, so tasks are not balanced.",
               "- Questions and chains are template-generated in English.", ""]
+    if (out / "view" / "index.html").is_file():  # a viewer rendered into the folder earlier
+        lines += [viewer_section("view"), ""]
     path = out / "README.md"
     atomic_write_text(path, "\n".join(lines))
     return path

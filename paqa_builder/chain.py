@@ -200,6 +200,17 @@ def extract_answer(text: str, choices: list[str] | None = None) -> str | None:
     return None
 
 
+# -- time spans --------------------------------------------------------------------------------
+
+SPAN_RE = re.compile(r"\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)s\]")
+"""A time span as chains write it, ``[2.4-4.3s]``: groups are start and end in seconds."""
+
+
+def time_spans(text: str | None) -> list[tuple[float, float]]:
+    """Every ``[start-end s]`` span in a chain or chain section, in order of appearance."""
+    return [(float(m.group(1)), float(m.group(2))) for m in SPAN_RE.finditer(text or "")]
+
+
 # -- line helpers for SPEAKER and ENV sections ------------------------------------------------
 
 def speaker_line(index: int, start: float, end: float, text: str) -> str:

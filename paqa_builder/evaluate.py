@@ -226,6 +226,9 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         figures["answer_keys"] = M.answer_key_accuracy(qa, records, verify)
     outcomes = (figures.get("answer_keys") or {}).pop("outcomes", {})
     figures.update(_speaker_reliability(per_clip, qa, outcomes))
+    # for 'paqa-build view': which keys were wrong, and where the truth lanes come from
+    figures["question_outcomes"] = dict(sorted(outcomes.items()))
+    figures["truth_dir"] = str(Path(truth_dir).resolve())
     return figures
 
 
