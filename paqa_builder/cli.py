@@ -5,6 +5,8 @@
     paqa-build mix --generate-speech --generate-backgrounds --out scenes/ --scenes 50
     paqa-build eval --truth scenes/ --built paqa/
     paqa-build show paqa/
+    paqa-build view paqa/                                           # static HTML viewer
+    paqa-build export-labelstudio paqa/ ; paqa-build import-labelstudio export.json --to truth/
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ import os
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = ("build", "mix", "eval", "show")
+SUBCOMMANDS = ("build", "mix", "eval", "show", "view", "export-labelstudio", "import-labelstudio")
 
 
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="paqa-build",
         description="Build a Perception-Aware QA dataset from an audio collection. "
-                    "Sibling commands: 'paqa-build mix', 'paqa-build eval', 'paqa-build show OUT'.")
+                    "Sibling commands: 'paqa-build mix', 'paqa-build eval', 'paqa-build show OUT', "
+                    "'paqa-build view OUT', 'paqa-build export-labelstudio OUT', "
+                    "'paqa-build import-labelstudio EXPORT.json'.")
     p.add_argument("--source", required=True, help="source folder (AudioSet layout, any audio tree "
                    "with optional manifest) or a datasets dataset path for --source-kind hf")
     p.add_argument("--out", required=True, help="output folder (a Hugging Face dataset repo layout)")
@@ -38,6 +42,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="Ray cluster address for --engine ray (default: start a local one)")
     p.add_argument("--push-to-hub", metavar="REPO", help="upload the finished folder to this Hub dataset repo")
     p.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")
+    p.add_argument("--view", action="store_true",
+                   help="also render the HTML viewer into OUT/view (before --push-to-hub uploads it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
@@ -87,6 +93,14 @@ def build_main(argv: list[str]) -> int:
     print(summary.text())
     print(f"dataset written to {Path(args.out).resolve()} "
           f"(datasets.load_dataset({str(args.out)!r}); failures in failures.jsonl)")
+    if args.view:
+        from .view.site import render_site
+
+        try:
+            print(render_site(args.out, progress=not args.no_progress).text())
+        except Exception as exc:  # noqa: BLE001 - the dataset is fine; only the viewer failed
+            return _fail(f"the dataset is written, but the viewer failed: {type(exc).__name__}: {exc}",
+                         args.verbose)
     if args.push_to_hub:
         from .hub import push_folder
 
@@ -127,6 +141,72 @@ def show_main(argv: list[str]) -> int:
     return 0
 
 
+def view_main(argv: list[str]) -> int:
+    """``paqa-build view OUT``: render the static HTML viewer of a build."""
+    p = argparse.ArgumentParser(prog="paqa-build view", description="Render a build as a static HTML "
+                                "site: index with filters, one page per clip (player, lanes, words, questions).")
+    p.add_argument("out", help="a folder written by paqa-build")
+    p.add_argument("--html", help="site folder (default OUT/view; inside OUT it is published with the data)")
+    p.add_argument("--eval", dest="eval_json", help="eval.json of 'paqa-build eval' (default OUT/eval/eval.json "
+                   "when it exists): truth lanes and wrong keys marked")
+    p.add_argument("--workers", type=int, help="processes (default: CPU count, at most 8)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="traceback on errors")
+    args = p.parse_args(argv)
+    from .view.site import render_site
+
+    try:
+        summary = render_site(args.out, args.html, eval_json=args.eval_json, workers=args.workers,
+                              progress=not args.no_progress)
+    except (ValueError, OSError) as exc:
+        return _fail(exc, args.verbose)
+    print(summary.text())
+    return 0
+
+
+def labelstudio_main(cmd: str, argv: list[str]) -> int:
+    """``paqa-build export-labelstudio OUT`` / ``paqa-build import-labelstudio EXPORT.json``."""
+    from .view import labelstudio as ls
+
+    if cmd == "export-labelstudio":
+        p = argparse.ArgumentParser(prog="paqa-build export-labelstudio",
+                                    description="Write Label Studio tasks with the build's perception as "
+                                                "pre-annotations, the labelling interface and the audio.")
+        p.add_argument("out", help="a folder written by paqa-build")
+        p.add_argument("--to", help="export folder (default OUT/labelstudio)")
+        p.add_argument("--audio-url-prefix", default=ls.LOCAL_FILES_PREFIX + "audio/",
+                       help="prefix of each task's audio URL (default: Label Studio local-files serving "
+                            "with the export folder as document root)")
+        p.add_argument("-v", "--verbose", action="store_true", help="traceback on errors")
+        args = p.parse_args(argv)
+        try:
+            info = ls.export_tasks(args.out, args.to, args.audio_url_prefix)
+        except (ValueError, OSError) as exc:
+            return _fail(exc, args.verbose)
+        print(f"{info['tasks']} Label Studio tasks in {info['folder']} (tasks.json, label_config.xml, "
+              f"audio/; see README.txt there)")
+        return 0
+    p = argparse.ArgumentParser(prog="paqa-build import-labelstudio",
+                                description="Read a Label Studio JSON export back as a truth folder "
+                                            "that 'paqa-build eval --truth' accepts.")
+    p.add_argument("export_json", help="the project's JSON export from Label Studio")
+    p.add_argument("--to", required=True, help="truth folder to write (manifest.jsonl + audio/)")
+    p.add_argument("--export-dir", help="the folder 'export-labelstudio' wrote (default: next to EXPORT.json)")
+    p.add_argument("--use-predictions", action="store_true",
+                   help="take unannotated tasks' predictions as truth (default: skip them)")
+    p.add_argument("-v", "--verbose", action="store_true", help="traceback on errors")
+    args = p.parse_args(argv)
+    try:
+        info = ls.import_annotations(args.export_json, args.to,
+                                     args.export_dir or Path(args.export_json).parent, args.use_predictions)
+    except (ValueError, OSError) as exc:
+        return _fail(exc, args.verbose)
+    print(f"{info['clips']} annotated clips written to {info['folder']}/manifest.jsonl "
+          f"({len(info['without_annotation'])} tasks without an annotation skipped); "
+          f"next: paqa-build eval --truth {info['folder']} --built <build>")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console script ``paqa-build``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -142,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             return eval_main(rest)
         if cmd == "show":
             return show_main(rest)
+        if cmd == "view":
+            return view_main(rest)
+        if cmd in ("export-labelstudio", "import-labelstudio"):
+            return labelstudio_main(cmd, rest)
         return build_main(rest)
     return build_main(argv)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 
-UPLOAD_IGNORE = [".*", ".*/**", "**/.*", "**/.*/**"]
+UPLOAD_IGNORE = [".*", ".*/**", "**/.*", "**/.*/**", "labelstudio/**", "eval/**"]
 """Never uploaded: every hidden file or folder at any depth: the resume state (``.paqa_state``),
-the writer lock (``.paqa_lock``) and temporary files a killed run left (``.name.tmp-PID``)."""
+the writer lock (``.paqa_lock``) and temporary files a killed run left (``.name.tmp-PID``); and the
+local audit work: a Label Studio export (a second copy of the audio) and ``paqa-build eval`` output
+(it names folders of this machine). The viewer (``view/``) is uploaded: the card links it."""
 
 
 def push_folder(out: str | Path, repo_id: str, private: bool = False) -> str:

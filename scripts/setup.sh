@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# One-time setup on a fresh Debian/Ubuntu machine: system tools, a virtualenv in .venv with every
-# extra (portable + paper models, training, Ray, eval, dev). Safe to rerun: it skips the pip step
-# when pyproject.toml and this script have not changed since the last successful run.
+# One-time setup on a fresh Debian/Ubuntu machine: system tools (chromium for the viewer's browser
+# tests), a virtualenv in .venv with every extra (portable + paper models, training, Ray, eval, dev).
+# Safe to rerun: it skips the pip step when pyproject.toml and this script have not changed since
+# the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for bin in ffmpeg ffprobe espeak-ng sox flite text2wave; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done
+for bin in ffmpeg ffprobe espeak-ng sox flite text2wave chromium; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages (missing: ${missing[*]})"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox libsox-fmt-all flite festival festvox-kdlpc16k >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg espeak-ng sox libsox-fmt-all flite festival festvox-kdlpc16k chromium >/dev/null
 fi
 
 PYTHON=${PYTHON:-python3}

@@ -22,6 +22,21 @@ atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=Tr
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def portable_sample(tmp_path_factory):
+    """The shipped sample built once per session with the default (portable) recipe: the folder.
+
+    Shared by the portable integration test and the viewer tests (a build takes about 2 minutes)."""
+    from pathlib import Path
+
+    from paqa_builder.cli import main
+
+    sample = Path(__file__).resolve().parent.parent / "examples" / "audioset_sample"
+    out = tmp_path_factory.mktemp("portable") / "paqa"
+    assert main(["--source", str(sample), "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     """A throwaway ``PAQA_CACHE`` for one test module, so packaged models are never joined into

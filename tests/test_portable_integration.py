@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from paqa_builder import chain
-from paqa_builder.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "examples" / "audioset_sample"
@@ -29,11 +28,10 @@ def _words(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(portable_sample):
     import datasets
 
-    out = tmp_path_factory.mktemp("portable") / "paqa"
-    assert main(["--source", str(SAMPLE), "--out", str(out), "--no-progress"]) == 0
+    out = portable_sample
     truth = {t["clip_id"]: t for t in map(json.loads, (SAMPLE / "truth.jsonl").read_text().splitlines())}
     clips = datasets.load_dataset(str(out), "clips").remove_columns("audio")
     qa = datasets.load_dataset(str(out)).remove_columns("audio")

@@ -60,6 +60,8 @@ def test_push_ignores_every_hidden_file():
 
     files = ["README.md", "data/clips/train-00000.parquet", "plots/counts.png", ".paqa_state/run.json",
              ".paqa_state/parts/chunk-000001.qa.parquet", LOCK_NAME, "data/qa/.train.parquet.tmp-4242",
-             ".chunk-000002.tmp-77", "failures.jsonl"]
+             ".chunk-000002.tmp-77", "failures.jsonl", "view/index.html", "view/clips/train-0/a.html",
+             "labelstudio/tasks.json", "labelstudio/audio/a.flac", "eval/eval.json"]
     kept = list(filter_repo_objects(files, ignore_patterns=UPLOAD_IGNORE))
-    assert kept == ["README.md", "data/clips/train-00000.parquet", "plots/counts.png", "failures.jsonl"]
+    assert kept == ["README.md", "data/clips/train-00000.parquet", "plots/counts.png", "failures.jsonl",
+                    "view/index.html", "view/clips/train-0/a.html"]

@@ -164,6 +164,18 @@ class Browser:
             raise BrowserError(f"JavaScript error: {desc}")
         return result.get("result", {}).get("value")
 
+    def click(self, selector: str) -> None:
+        """A real left click (mouse events through the browser's input) on the element's centre."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " if (!e) return null; e.scrollIntoView({block: 'center'});"
+            " const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()")
+        if box is None:
+            raise BrowserError(f"no element matches {selector!r}")
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", session=True, type=kind, x=box[0], y=box[1],
+                      button="left", clickCount=1)
+
     def screenshot(self, path: str | Path, full_page: bool = False) -> Path:
         """Write a PNG screenshot of the page; ``full_page`` captures beyond the window."""
         params: dict[str, Any] = {"format": "png"}

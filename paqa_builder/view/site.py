@@ -248,7 +248,8 @@ def index_page(build: Build, entries: list[dict[str, Any]], chunks: list[str]) -
     ev = ""
     if has_eval:
         keys = (build.evaluation or {}).get("answer_keys") or {}
-        ev = (f"<p>Evaluated against <code>{esc(build.evaluation.get('truth_dir'))}</code>: "
+        truth_name = Path(str(build.evaluation.get("truth_dir") or "?")).name  # no local folders in pages
+        ev = (f"<p>Evaluated against the truth in <code>{esc(truth_name)}</code>: "
               f"{sum(1 for v in build.outcomes.values() if not v)} wrong keys of {len(build.outcomes)} "
               f"checked (answer-key accuracy {esc(keys.get('accuracy'))}).</p>")
     wrong_box = '<label><input type="checkbox" id="f-wrong"> wrong keys only</label>' if has_eval else ""
