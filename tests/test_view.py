@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from paqa_builder.chain import time_spans
 from paqa_builder.cli import main
 from paqa_builder.view import media
 from paqa_builder.view.headless import Browser, find_browser
+from paqa_builder.view.page import esc
 from paqa_builder.view.site import page_name, render_site
 
 
@@ -81,7 +83,7 @@ def test_pages_work_in_headless_chromium(site):
         assert b.evaluate("document.getElementById('audio').duration > 9") or \
             _wait(b, "document.getElementById('audio').readyState >= 1 && document.getElementById('audio').duration > 9")
         html = best.read_text()
-        chains = re.findall(r'<pre class="chain">(.*?)</pre>', html, re.S)
+        chains = re.findall(r'<pre class="chain">(.*?)</pre>', html, re.DOTALL)
         spans = sum(len(time_spans(re.sub(r"<[^>]+>", "", c))) for c in chains)
         assert spans and b.evaluate("document.querySelectorAll('a.span').length") == spans
         lanes = b.evaluate("[...document.querySelectorAll('.lane.speaker .lane-name')].map(x => x.textContent)")
@@ -120,8 +122,9 @@ def test_media_values():
     p = media.peaks(np.concatenate([np.zeros(16000, np.float32), tone]), bins=4)
     assert p[0] == [0.0, 0.0] and p[1] == [0.0, 0.0]
     assert p[2][0] == pytest.approx(-0.5, abs=1e-3) and p[2][1] == pytest.approx(0.5, abs=1e-3)
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     img = Image.open(io.BytesIO(media.spectrogram_jpeg(tone, 16000, width=200, height=64)))
     assert img.size == (200, 64)
@@ -165,3 +168,33 @@ def test_build_with_view_flag_renders_and_links_the_viewer(tmp_path):
     assert main(["view", str(out), "--no-progress"]) == 0
     assert (out / "README.md").read_text().count("<!-- paqa-view -->") == 1
     assert sum(len(s) for s in datasets.load_dataset(str(out)).values()) > 0
+
+
+def test_failures_listed_and_large_audio_referenced_not_embedded(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from paqa_builder.view import site as site_mod
+
+    src = tmp_path / "src"
+    src.mkdir()
+    t = np.arange(16000 * 4) / 16000
+    for n in range(2):
+        sf.write(src / f"clip_{n}.wav", (0.3 * np.sin(2 * np.pi * (300 + 200 * n) * t)).astype(np.float32), 16000)
+    (src / "empty.wav").write_bytes(b"")
+    (src / "text.wav").write_text("this is not audio\n" * 20)
+    out = tmp_path / "out"
+    assert main(["--source", str(src), "--out", str(out), "--recipe", "labels_only", "--no-progress",
+                 "--source-kind", "folder"]) == 0
+    reasons = [json.loads(x)["reason"] for x in (out / "failures.jsonl").read_text().splitlines()]
+    assert len(reasons) == 2
+    monkeypatch.setattr(site_mod, "EMBED_AUDIO_MAX_BYTES", 0)  # every clip's audio becomes a file
+    summary = render_site(out, workers=1, progress=False)
+    assert summary.clips == 2 and summary.audio_files == 2
+    index = (out / "view" / "index.html").read_text()
+    assert all(esc(r) in index for r in reasons) and "Failed and gated clips (2)" in index
+    page = next((out / "view" / "clips").glob("*/clip_0.html"))
+    assert 'src="clip_0.ogg"' in page.read_text() and page.with_name("clip_0.ogg").is_file()
+    with Browser() as b:  # the referenced file plays from disk
+        b.open(page)
+        assert _wait(b, "document.getElementById('audio').duration") == pytest.approx(4.0, abs=0.1)
+        assert b.errors == []

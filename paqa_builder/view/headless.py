@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
@@ -50,7 +50,8 @@ class Browser:
         self.timeout_s = timeout_s
         self.errors: list[str] = []
         self._profile = tempfile.mkdtemp(prefix="paqa-chromium-")
-        self._log = open(os.path.join(self._profile, "stderr.log"), "wb")
+        # the browser's own messages, quoted when it dies (kept open for the process's life)
+        self._log = open(os.path.join(self._profile, "stderr.log"), "wb")  # noqa: SIM115
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         args = [exe, "--headless=new", "--remote-debugging-pipe", "--no-first-run",
@@ -70,7 +71,8 @@ class Browser:
         # close_fds would run after preexec_fn and close 3 and 4 again; os.pipe() descriptors are
         # not inheritable (PEP 446), so without it the child still gets only 0-4.
         self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=self._log, preexec_fn=_fds, close_fds=False)
+                                      stderr=self._log, preexec_fn=_fds,  # noqa: PLW1509 - no threads here
+                                      close_fds=False)
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buf = b""
@@ -96,7 +98,7 @@ class Browser:
                 raise BrowserError("the browser did not answer in time")
             chunk = os.read(self._from_browser, 1 << 20)
             if not chunk:
-                raise BrowserError("the browser closed its protocol pipe")
+                raise BrowserError(f"the browser closed its protocol pipe: {self._last_log_line()}")
             self._buf += chunk
         raw, self._buf = self._buf.split(b"\0", 1)
         message = json.loads(raw)
@@ -117,6 +119,13 @@ class Browser:
             entry = params["entry"]
             self.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}".strip())
         self._events.append(event)
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = Path(self._log.name).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1][:300] if lines else "nothing logged"
 
     def call(self, method: str, session: bool = False, **params: Any) -> dict[str, Any]:
         """Send one protocol command and return its result (raises on a protocol error)."""
@@ -200,6 +209,7 @@ class Browser:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        self._log.close()
         for fd in (self._to_browser, self._from_browser):
             try:
                 os.close(fd)
@@ -207,8 +217,8 @@ class Browser:
                 pass
         shutil.rmtree(self._profile, ignore_errors=True)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -184,7 +184,7 @@ def clip_page(row: dict[str, Any], *, questions: list[dict[str, Any]], outcomes:
     lanes = lanes_html(row, truth, order)
     words = words_html(row, order)
     labels = ", ".join(esc(x.get("name")) for x in row.get("labels") or []) or "none"
-    nav = [f'<a href="../../index.html">index</a>']
+    nav = ['<a href="../../index.html">index</a>']
     nav += [f'<a href="{esc(prev_href)}" rel="prev">previous</a>'] if prev_href else []
     nav += [f'<a href="{esc(next_href)}" rel="next">next</a>'] if next_href else []
     warnings = "".join(f"<li>{esc(w)}</li>" for w in row.get("warnings") or [])

@@ -19,10 +19,11 @@ import hashlib
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .load import Build, read_build
 from .page import clip_page, esc, script_json
@@ -291,6 +292,6 @@ def _link_from_card(out: Path, site: Path) -> None:
     except ValueError:
         return  # a site outside the dataset folder is not published with it
     text = card.read_text(encoding="utf-8")
-    text = re.sub(r"\n?<!-- paqa-view -->.*?<!-- /paqa-view -->\n?", "\n", text, flags=re.S).rstrip("\n")
+    text = re.sub(r"\n?<!-- paqa-view -->.*?<!-- /paqa-view -->\n?", "\n", text, flags=re.DOTALL).rstrip("\n")
     card.write_text(text + "\n\n" + viewer_section(rel) + "\n", encoding="utf-8")
 
