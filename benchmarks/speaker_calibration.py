@@ -85,7 +85,7 @@ class _Memo:
 
 def _cue_line(record, line: dict, scenes: Path, config: dict, diarizer) -> dict:
     """One cue line: the clip's truth, what the diarizer built, its evidence and DER parts."""
-    from paqa_builder.eval_metrics import DerAccumulator
+    from paqa_builder.evaluation.metrics import DerAccumulator
 
     t = line["truth"]
     der = DerAccumulator()
@@ -117,7 +117,7 @@ def collect(scenes: Path, out: Path, recipe_name: str, sweep: list[dict] | None 
     diarizer setting of ``sweep``, a list of parameter overrides, when given). ``pieces_out``
     also saves every clip's embedded pieces for ``replay``."""
     from paqa_builder.config import load_recipe
-    from paqa_builder.evaluate import load_truth
+    from paqa_builder.evaluation.evaluate import load_truth
     from paqa_builder.registry import build_stage
     from paqa_builder.sources.folder import FolderSource
 
@@ -214,7 +214,7 @@ def _read(paths: list[Path], group: str, config: dict | None = None) -> list[dic
 
 
 def _table(conf: list[float], right: list[bool], title: str) -> None:
-    from paqa_builder.eval_metrics import reliability_table
+    from paqa_builder.evaluation.metrics import reliability_table
 
     print(f"\n{title}\n\n| confidence | clips | count right |\n|---|---|---|")
     for row in reliability_table(conf, right):
@@ -311,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--config", type=json.loads, help="diarizer setting of the cue lines to use (JSON)")
     a = p.parse_args(argv)
     if a.cmd == "collect":
-        from paqa_builder.mixer.cli import _parse_set
+        from paqa_builder.config import parse_override
 
-        fixed = _parse_set(a.set)
+        fixed = dict(parse_override(item) for item in a.set)
         return collect(a.scenes, a.out, a.recipe, json.loads(a.sweep) if a.sweep else None, fixed,
                        a.pieces)
     if a.cmd == "replay":

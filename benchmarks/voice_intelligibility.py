@@ -24,7 +24,7 @@ import numpy as np
 
 def parse_voice(spec: str):
     """``variant,pitch,speed`` (e.g. ``en-us+m3,50,150``) as a ``synth.Voice`` named after itself."""
-    from paqa_builder.synth import Voice
+    from paqa_builder.mixer.synth import Voice
 
     variant, pitch, speed = spec.split(",")
     return Voice(spec, variant, int(pitch), int(speed))
@@ -34,11 +34,11 @@ def main() -> None:
     """Print one markdown row per voice: clean WER, noisy WER, median F0."""
     from faster_whisper import WhisperModel
 
-    from paqa_builder import eval_metrics as M
-    from paqa_builder.backends import packaged
+    from paqa_builder.evaluation import metrics as M
+    from paqa_builder import packaged_models as packaged
     from paqa_builder.backends.diarize_portable import median_f0
     from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
-    from paqa_builder.synth import background, mix_at_snr
+    from paqa_builder.mixer.synth import background, mix_at_snr
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("voices", nargs="*", help="espeak variant,pitch,speed (default: the voice set)")

@@ -25,7 +25,7 @@ import numpy as np
 
 from paqa_builder.audio_io import resample
 from paqa_builder.record import SAMPLE_RATE
-from paqa_builder.synth import VOICES, background, rms_db, speak
+from paqa_builder.mixer.synth import VOICES, background, rms_db, speak
 
 CLIP_S = 10.0
 DEFAULT_ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "audioset" / "ontology.json"

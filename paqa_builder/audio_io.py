@@ -175,6 +175,21 @@ def _read_ffmpeg(path: Path | None, offset: float, duration: float | None, rate:
     return samples[:usable].reshape(-1, channels), stderr
 
 
+SILENCE_DB = -120.0
+"""Level reported for silence or an empty signal (dBFS)."""
+
+
+def rms_db(x: np.ndarray) -> float:
+    """RMS level in dBFS; ``SILENCE_DB`` for silence (RMS below 1e-6) or an empty array.
+
+    The one level definition of the project: mixer gains, gates, acoustics and question features
+    all measure with it, so a level quoted in a chain is the level the mixer set."""
+    if x.size == 0:
+        return SILENCE_DB
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return 20.0 * math.log10(rms) if rms > 1e-6 else SILENCE_DB
+
+
 def resample(audio: np.ndarray, orig_sr: int, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Polyphase resampling of a mono signal (exact rational ratio, no phase drift)."""
     if orig_sr == sr or audio.size == 0:

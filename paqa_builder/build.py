@@ -107,7 +107,7 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         summary.rows = finalize(state, seen, rows_per_shard)
         atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
                                                                   sort_keys=True, default=str))
-        from .card import write_card
+        from .dataset.card import write_card
 
         write_card(out, recipe, summary)
         atomic_write_text(state.root / "summary.json", json.dumps(summary.__dict__, indent=2, default=str))

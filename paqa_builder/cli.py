@@ -102,7 +102,7 @@ def build_main(argv: list[str]) -> int:
             return _fail(f"the dataset is written, but the viewer failed: {type(exc).__name__}: {exc}",
                          args.verbose)
     if args.push_to_hub:
-        from .hub import push_folder
+        from .dataset.hub import push_folder
 
         try:
             url = push_folder(args.out, args.push_to_hub, private=args.private)
@@ -135,7 +135,7 @@ def show_main(argv: list[str]) -> int:
     p.add_argument("out", help="a folder written by paqa-build")
     p.add_argument("--rows", type=int, default=2, help="QA rows to print per split shown")
     args = p.parse_args(argv)
-    from .show import show
+    from .dataset.show import show
 
     show(args.out, rows=args.rows)
     return 0
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return mix_main(rest)
         if cmd == "eval":
-            from .evaluate import main as eval_main
+            from .evaluation.evaluate import main as eval_main
 
             return eval_main(rest)
         if cmd == "show":

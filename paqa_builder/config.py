@@ -82,8 +82,9 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[s
     return recipe
 
 
-def apply_override(recipe: dict[str, Any], item: str) -> None:
-    """Apply one ``a.b.c=value`` override in place; the value is parsed as a YAML scalar/list."""
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"a.b.c=value"`` -> ``("a.b.c", value)``; the value is parsed as YAML (the one ``--set``
+    parser of every command: build, mix, the trainer and the benchmarks)."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise RecipeError(f"--set {item!r}: expected key.path=value")
@@ -91,7 +92,13 @@ def apply_override(recipe: dict[str, Any], item: str) -> None:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise RecipeError(f"--set {item!r}: value is not valid YAML: {exc}") from exc
-    parts = key.strip().split(".")
+    return key.strip(), value
+
+
+def apply_override(recipe: dict[str, Any], item: str) -> None:
+    """Apply one ``a.b.c=value`` override in place (see :func:`parse_override`)."""
+    key, value = parse_override(item)
+    parts = key.split(".")
     node = recipe
     for part in parts[:-1]:
         if node.get(part) is None:

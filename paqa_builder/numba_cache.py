@@ -37,7 +37,7 @@ def default_dir() -> Path:
     """The toolkit's numba cache for this Python and numba version."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from .backends.packaged import cache_root
+    from .packaged_models import cache_root
 
     try:
         numba = version("numba")

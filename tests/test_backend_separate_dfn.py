@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder import synth
+from paqa_builder.mixer import synth
 from paqa_builder.backends.separate_dfn import DeepFilterNetSeparator
 from paqa_builder.backends.stems import speech_frames
 from paqa_builder.record import SAMPLE_RATE, ClipRecord

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder import synth
+from paqa_builder.mixer import synth
 from paqa_builder.backends.vad_pyannote import PyannoteSegmentationVAD, packaged_segmentation_path
 from paqa_builder.backends.vad_silero import SileroVAD
 from paqa_builder.record import SAMPLE_RATE, ClipRecord

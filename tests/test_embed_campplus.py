@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder import synth
+from paqa_builder.mixer import synth
 from paqa_builder.backends import embed_campplus
 
 pytest.importorskip("speakerlab", reason="speakerlab-slim not installed (scripts/setup.sh installs it)")

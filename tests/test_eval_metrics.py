@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from paqa_builder import eval_metrics as M
-from paqa_builder.evaluate import evaluate, load_truth, main, write_report
+from paqa_builder.evaluation import metrics as M
+from paqa_builder.evaluation.evaluate import evaluate, load_truth, main, write_report
 
 
 def _turn(speaker, start, end, text=""):

@@ -13,7 +13,7 @@ import soundfile as sf
 from paqa_builder.mixer import MixRecipe, mix_corpus, read_background_corpus, read_speech_corpus
 from paqa_builder.mixer.cli import main
 from paqa_builder.mixer.generate import KIND_LABELS, generate_background_corpus, generate_speech_corpus
-from paqa_builder.synth import VOICES, espeak_available, rms_db
+from paqa_builder.mixer.synth import VOICES, espeak_available, rms_db
 
 pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng binary not installed")
 SR = 16_000

@@ -9,7 +9,7 @@ import soundfile as sf
 from paqa_builder.backends.oracle import OraclePerception, merge_intervals, overlap_intervals
 from paqa_builder.record import ClipRecord, Turn
 from paqa_builder.registry import build_stage
-from paqa_builder.synth import VOICES, espeak_available
+from paqa_builder.mixer.synth import VOICES, espeak_available
 
 TRUTH = {
     "duration": 5.0, "speakers": ["spk_b", "spk_a"], "snr_db": 9.5,

@@ -52,7 +52,7 @@ def test_every_clip_is_perceived_with_provenance(built):
 
 def test_transcript_wer_and_speaker_count(built):
     """WER with the eval's own normalisation, on the sample's speech clips (backgrounds at 5-20 dB)."""
-    from paqa_builder.eval_metrics import WerCounts, wer_counts
+    from paqa_builder.evaluation.metrics import WerCounts, wer_counts
 
     truth, clips, _ = built
     speech = [cid for cid, t in truth.items() if t["num_speakers"] > 0]

@@ -170,7 +170,7 @@ def test_shipped_sample_same_records_with_both_engines(tmp_path, ray_local, reci
     engines when Ray workers ran numpy's BLAS on one thread and the local build on several."""
     import pyarrow.parquet as pq
 
-    from paqa_builder.backends import packaged
+    from paqa_builder import packaged_models as packaged
     from paqa_builder.config import load_recipe
 
     if recipe_name == "portable" and not packaged.whisper_base_available():

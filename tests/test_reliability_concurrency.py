@@ -56,7 +56,7 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path):
 def test_push_ignores_every_hidden_file():
     from huggingface_hub.utils import filter_repo_objects
 
-    from paqa_builder.hub import UPLOAD_IGNORE
+    from paqa_builder.dataset.hub import UPLOAD_IGNORE
 
     files = ["README.md", "data/clips/train-00000.parquet", "plots/counts.png", ".paqa_state/run.json",
              ".paqa_state/parts/chunk-000001.qa.parquet", LOCK_NAME, "data/qa/.train.parquet.tmp-4242",

@@ -88,7 +88,7 @@ def test_a_corrupt_committed_part_is_one_line_naming_it(tmp_path, capsys):
 
 
 def test_a_failed_push_is_one_line_and_masks_tokens(tmp_path, capsys, monkeypatch):
-    from paqa_builder import hub
+    from paqa_builder.dataset import hub
 
     def refuse(out, repo_id, private=False):
         raise RuntimeError("401 Client Error: Unauthorized\\nfor url https://hf.co (token hf_AbCdEfGhIjKlMnOp)")

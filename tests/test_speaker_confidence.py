@@ -19,7 +19,7 @@ from paqa_builder.backends.speaker_confidence import (
     local_speaker_peak,
     precision_threshold,
 )
-from paqa_builder.eval_metrics import reliability_table
+from paqa_builder.evaluation.metrics import reliability_table
 from paqa_builder.mixer import heldout
 
 
@@ -144,7 +144,7 @@ def test_heldout_groups_and_seeds():
 
 
 def _corpus(root, groups):
-    from paqa_builder.synth import VOICES, speak
+    from paqa_builder.mixer.synth import VOICES, speak
 
     import soundfile as sf
 

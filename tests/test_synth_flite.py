@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from paqa_builder import synth_flite
-from paqa_builder.synth import rms_db, trim_silence
-from paqa_builder.synth_flite import FLITE_VOICES, FestivalVoice, FliteVoice
+from paqa_builder.mixer import synth_flite
+from paqa_builder.audio_io import rms_db
+from paqa_builder.mixer.synth import trim_silence
+from paqa_builder.mixer.synth_flite import FLITE_VOICES, FestivalVoice, FliteVoice
 
 SR = 16_000
 TEXT = "The train to the coast leaves in the early morning."
@@ -88,8 +89,8 @@ def test_voices_are_distinct_in_pitch_and_spectrum(spoken):
 def test_whisper_base_reads_every_voice(spoken):
     from faster_whisper import WhisperModel
 
-    from paqa_builder.backends import packaged
-    from paqa_builder.eval_metrics import wer_counts
+    from paqa_builder import packaged_models as packaged
+    from paqa_builder.evaluation.metrics import wer_counts
 
     model = WhisperModel(str(packaged.whisper_base_dir()), device="cpu", compute_type="int8",
                          local_files_only=True)

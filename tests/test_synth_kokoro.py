@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from paqa_builder import synth
-from paqa_builder.backends import packaged
-from paqa_builder.synth_kokoro import KOKORO_VOICES, KokoroVoice, kokoro_available, phonemize
+from paqa_builder.mixer import synth
+from paqa_builder import packaged_models as packaged
+from paqa_builder.mixer.synth_kokoro import KOKORO_VOICES, KokoroVoice, kokoro_available, phonemize
 
 SR = 16_000
 needs_kokoro = pytest.mark.skipif(not (kokoro_available() and synth.espeak_available()),
@@ -52,7 +52,7 @@ def test_phonemize_keeps_clause_punctuation():
 def test_voices_are_deterministic_distinct_and_readable_by_whisper():
     from faster_whisper import WhisperModel
 
-    from paqa_builder.eval_metrics import wer_counts
+    from paqa_builder.evaluation.metrics import wer_counts
 
     text = "The train to the coast leaves in the early morning."
     alpha, kumo = KOKORO_VOICES[0], KOKORO_VOICES[-1]
@@ -109,7 +109,7 @@ def test_mix_cli_generates_a_neural_voice_corpus(tmp_path, voice_set, expected):
 
 @pytest.mark.parametrize("voice_set", ["kokoro", "hybrid"])
 def test_mix_cli_without_kokoro_says_how_to_install(tmp_path, monkeypatch, capsys, voice_set):
-    from paqa_builder import synth_kokoro
+    from paqa_builder.mixer import synth_kokoro
     from paqa_builder.mixer.cli import main
 
     monkeypatch.setattr(synth_kokoro, "kokoro_available", lambda: False)

@@ -143,11 +143,11 @@ class OraclePerception(Stage):
         n = len(record.audio) if record.audio is not None else None
         stems = truth.get("stems") or {}
         if self.load_stems and stems.get("speech") and stems.get("background"):
-            from ..mixer.corpus import load_audio
+            from ..audio_io import load_audio
 
             paths = [find_stem(record.path, stems[k]) for k in ("speech", "background")]
             if all(paths):
-                speech, background = (load_audio(p, record.sample_rate) for p in paths)
+                speech, background = (load_audio(p, sr=record.sample_rate)[0] for p in paths)
                 if n is not None:  # match the decoded clip exactly (decode may trim or pad)
                     speech, background = _fit(speech, n), _fit(background, n)
                 record.speech_audio, record.background_audio = speech, background

@@ -21,7 +21,7 @@ from ..ontology import Ontology
 from ..record import BackgroundEvent, ClipRecord
 from ..stage import Stage
 from ..stages.source_tags import clip_duration, load_ontology, source_events
-from . import packaged
+from .. import packaged_models as packaged
 
 SR = 16_000
 WIN, HOP, NFFT, NMELS = 400, 160, 512, 64

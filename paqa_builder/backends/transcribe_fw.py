@@ -15,7 +15,7 @@ import numpy as np
 
 from ..record import ClipRecord, Word
 from ..stage import Stage
-from . import packaged
+from .. import packaged_models as packaged
 from .speakers import assign_words_to_speakers
 from .stems import asr_input
 

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def rms_db(x: np.ndarray) -> float:
-    """RMS level in dBFS; -120 for silence or an empty array."""
-    if x.size == 0:
-        return -120.0
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return 20.0 * np.log10(rms) if rms > 1e-6 else -120.0
+from ..audio_io import rms_db
 
 
 def half_levels(audio: np.ndarray | None) -> tuple[float, float] | None:

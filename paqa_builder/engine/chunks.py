@@ -18,7 +18,7 @@ from itertools import islice
 from typing import Any, Iterable, Iterator
 
 from ..record import ClipRecord
-from ..rows import SPLITS, clip_row, failure_row, features, flac_bytes, group_id, qa_rows, split_of
+from ..dataset.rows import SPLITS, clip_row, failure_row, features, flac_bytes, group_id, qa_rows, split_of
 
 
 def chunked(records: Iterable[ClipRecord], size: int) -> Iterator[list[ClipRecord]]:

@@ -14,7 +14,7 @@ import math
 import shutil
 from typing import Any
 
-from ..rows import SPLITS, features
+from ..dataset.rows import SPLITS, features
 from .publish import publish
 from .state import BuildState, atomic_write_text
 

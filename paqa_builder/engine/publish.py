@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from ..rows import SPLITS
+from ..dataset.rows import SPLITS
 
 STEPS = ("interim_card", "data_swap")
 """Points after which ``PAQA_CRASH_AT`` can kill the process (tests of the crash windows)."""

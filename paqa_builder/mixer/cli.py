@@ -16,24 +16,14 @@ from typing import Any
 DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "mix.yaml"
 
 
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
-def load_recipe(path: str | Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The recipe mapping from ``path`` (or the packaged default) with ``--set`` overrides applied.
+def load_recipe(path: str | Path | None, overrides: list[str]) -> dict[str, Any]:
+    """The recipe mapping from ``path`` (or the packaged default) with ``--set KEY=VALUE`` applied.
 
     Keys may be dotted (``snr_db_by_label.Engine=[0, 10]``) to reach into a mapping.
     """
     import yaml
+
+    from ..config import RecipeError, apply_override
 
     params: dict[str, Any] = {}
     source = Path(path) if path else DEFAULT_RECIPE
@@ -42,12 +32,11 @@ def load_recipe(path: str | Path | None, overrides: dict[str, Any]) -> dict[str,
     elif path:
         raise SystemExit(f"recipe {path} not found")
     params.pop("stages", None)  # a mix recipe has no stages; tolerate a shared file
-    for key, value in overrides.items():
-        node = params
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+    for item in overrides:
+        try:
+            apply_override(params, item)
+        except RecipeError as exc:
+            raise SystemExit(f"paqa-build mix: {exc}") from None
     return params
 
 
@@ -123,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from .scene import MixRecipe, mix_corpus
 
     out = Path(args.out)
-    params = load_recipe(args.recipe, _parse_set(args.set))
+    params = load_recipe(args.recipe, args.set)
     seed = args.seed if args.seed is not None else int(params.pop("seed", 0))
     params.pop("seed", None)
     scenes = args.scenes if args.scenes is not None else int(params.pop("scenes", 50))

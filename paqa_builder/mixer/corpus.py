@@ -25,11 +25,9 @@ from __future__ import annotations
 import csv
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from ..ontology import SPEECH_MIDS
 
@@ -73,28 +71,6 @@ class BackgroundClip:
 
 
 # -- audio ---------------------------------------------------------------------------------------
-
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 audio at ``sample_rate``: soundfile for wav/flac/ogg, ffmpeg for everything else."""
-    import soundfile as sf
-
-    try:
-        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-    except (sf.LibsndfileError, RuntimeError):
-        # containers libsndfile cannot read (mp4, m4a, mp3 on old builds): let ffmpeg decode
-        proc = subprocess.run(
-            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1",
-             "-ar", str(sample_rate), "-"], capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"cannot decode {path}: {proc.stderr.decode(errors='replace')[-300:]}")
-        return np.frombuffer(proc.stdout, dtype=np.float32).copy()
-    if sr != sample_rate:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate)
-    return np.asarray(audio, dtype=np.float32)
-
 
 def _audio_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTS and p.is_file())

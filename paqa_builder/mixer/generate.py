@@ -1,9 +1,9 @@
 """Corpora the project can make itself: synthetic speech and backgrounds with AudioSet labels.
 
 ``generate_speech_corpus`` writes one folder per voice of a voice set (``VOICE_SETS``: the six
-espeak-ng voices of ``paqa_builder.synth.VOICES`` by default, the five neural Kokoro voices of
-``paqa_builder.synth_kokoro``, a hybrid of both, or the five CMU Flite / Festival voices of
-``paqa_builder.synth_flite`` for held-out evaluation) plus a ``manifest.jsonl`` (path, speaker,
+espeak-ng voices of ``paqa_builder.mixer.synth.VOICES`` by default, the five neural Kokoro voices of
+``paqa_builder.mixer.synth_kokoro``, a hybrid of both, or the five CMU Flite / Festival voices of
+``paqa_builder.mixer.synth_flite`` for held-out evaluation) plus a ``manifest.jsonl`` (path, speaker,
 text); every voice gets its own sentences, so within a scene a
 quote always identifies one speaker. ``generate_background_corpus`` writes one folder per synthetic
 kind plus ``labels.jsonl`` (path, label, mid) with the AudioSet class that best describes the sound.
@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..synth import BACKGROUND_KINDS, VOICES, Voice, background
+from .synth import BACKGROUND_KINDS, VOICES, Voice, background
 
 
 class SpeakingVoice(Protocol):
@@ -30,8 +30,8 @@ class SpeakingVoice(Protocol):
 
 
 def _kokoro_voices() -> tuple[SpeakingVoice, ...]:
-    from ..synth_kokoro import KOKORO_VOICES, kokoro_available
-    from ..backends.packaged import KOKORO_INSTALL_HINT
+    from .synth_kokoro import KOKORO_VOICES, kokoro_available
+    from ..packaged_models import KOKORO_INSTALL_HINT
 
     if not kokoro_available():
         raise RuntimeError("the kokoro and hybrid voice sets need the Kokoro model packages: "
@@ -56,7 +56,7 @@ def _hybrid_voices() -> tuple[SpeakingVoice, ...]:
 
 
 def _flite_voices() -> tuple[SpeakingVoice, ...]:
-    from ..synth_flite import FLITE_INSTALL_HINT, FLITE_VOICES, flite_available
+    from .synth_flite import FLITE_INSTALL_HINT, FLITE_VOICES, flite_available
 
     if not flite_available():
         raise RuntimeError(f"the flite voice set needs CMU Flite and Festival: {FLITE_INSTALL_HINT}")
@@ -81,7 +81,7 @@ distance, Resemblyzer cosine distance + 0.8 |ln F0 ratio|, which the portable re
 (``benchmarks/voice_pairs.py``, 12 sentences per voice). ``kokoro`` has a pair at 0.19
 (gongitsune / nezumi, merged in 8-9 of 60 Kokoro scenes); this set's closest pair is at 0.49
 (alpha / gongitsune). ``flite``: five voices of real people from a family the diarizer was never
-tuned on (``paqa_builder.synth_flite``: CMU Flite kal16, awb, rms, slt and Festival ked_diphone;
+tuned on (``paqa_builder.mixer.synth_flite``: CMU Flite kal16, awb, rms, slt and Festival ked_diphone;
 four male, one female; ``apt-get install flite festival festvox-kdlpc16k``), for held-out scene
 evals. Whisper base WER clean / pink noise at 10 dB: 11.2/17.3, 5.1/18.4, 0.0/17.3, 3.1/22.4 and
 7.1/30.6 % (98 words each); closest pair 0.455 (awb / rms), then 0.470 (kal / ked)."""

@@ -18,8 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..synth import rms_db, trim_silence
-from .corpus import BackgroundClip, Utterance, load_audio
+from .synth import trim_silence
+from ..audio_io import load_audio, rms_db
+from .corpus import BackgroundClip, Utterance
 
 SPEECH_REF_DB = -20.0
 """Active-speech RMS (dBFS) every utterance is scaled to before per-speaker gains."""
@@ -155,7 +156,7 @@ class AudioCache:
     def speech(self, utt: Utterance) -> np.ndarray:
         """Trimmed utterance at the common level (so turn boundaries are where the voice is)."""
         if utt.path not in self._speech:
-            audio = trim_silence(load_audio(utt.path, self.sample_rate), self.sample_rate)
+            audio = trim_silence(load_audio(utt.path, sr=self.sample_rate)[0], self.sample_rate)
             if audio.size:
                 audio = audio * 10 ** ((SPEECH_REF_DB - rms_db(audio)) / 20)
                 # pad to whole grid steps so that turn ends, too, fall on the millisecond grid
@@ -177,7 +178,7 @@ class AudioCache:
     def background(self, clip: BackgroundClip) -> np.ndarray:
         """The background recording, mono at the mixer rate."""
         if clip.path not in self._background:
-            self._background[clip.path] = load_audio(clip.path, self.sample_rate)
+            self._background[clip.path] = load_audio(clip.path, sr=self.sample_rate)[0]
         return self._background[clip.path]
 
 

@@ -13,19 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..audio_io import SILENCE_DB, rms_db
 from ..record import ClipRecord, Turn
 from ..stage import Stage
-
-SILENCE_DB = -120.0
-
-
-def level_db(x: np.ndarray) -> float:
-    """RMS level in dBFS; -120 for silence or empty input."""
-    if x.size == 0:
-        return SILENCE_DB
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return 20.0 * float(np.log10(rms)) if rms > 1e-6 else SILENCE_DB
-
 
 def peak_db(x: np.ndarray) -> float:
     """Sample peak in dBFS; -120 for silence."""
@@ -197,12 +187,12 @@ class Acoustics(Stage):
         sr = record.sample_rate
         audio = np.asarray(record.audio, dtype=np.float32)
         speech = audio if record.speech_audio is None else np.asarray(record.speech_audio, np.float32)
-        feats: dict[str, float] = {"rms_db": level_db(audio), "peak_db": peak_db(audio)}
+        feats: dict[str, float] = {"rms_db": rms_db(audio), "peak_db": peak_db(audio)}
         optional = {"loudness_lufs": self._lufs(audio, sr), "spectral_centroid_hz": self._centroid(audio, sr)}
         if record.speech_audio is not None:
-            optional["speech_db"] = level_db(speech)
+            optional["speech_db"] = rms_db(speech)
         if record.background_audio is not None:
-            optional["background_db"] = level_db(np.asarray(record.background_audio, dtype=np.float32))
+            optional["background_db"] = rms_db(np.asarray(record.background_audio, dtype=np.float32))
         if "speech_db" in optional and "background_db" in optional:
             optional["speech_minus_background_db"] = optional["speech_db"] - optional["background_db"]
         times, f0 = self.f0_track(speech, sr)
@@ -230,7 +220,7 @@ class Acoustics(Stage):
             talk_time = sum(e - s for s, e in spans)
             entry: dict[str, float] = {"talk_time": round(talk_time, 3)}
             samples = speech[span_mask(speech.size, sr, use)]
-            entry["loudness_db"] = round(level_db(samples), 3)
+            entry["loudness_db"] = round(rms_db(samples), 3)
             if f0.size:
                 in_use = np.zeros(f0.size, dtype=bool)
                 for s0, s1 in use:

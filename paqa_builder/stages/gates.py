@@ -13,13 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..audio_io import rms_db
 from ..record import ClipRecord
 from ..stage import Stage
-
-
-def _db(x: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-    return 20.0 * np.log10(rms) if rms > 1e-6 else -120.0
 
 
 def active_share(audio: np.ndarray, sample_rate: int, floor_db: float, frame_s: float = 0.05) -> float:
@@ -97,7 +93,7 @@ class QualityGate(Stage):
         level = (record.acoustics or {}).get("rms_db")
         audio = None if record.audio is None else np.asarray(record.audio, dtype=np.float32)
         if level is None and audio is not None:
-            level = _db(audio)
+            level = rms_db(audio)
         if level is not None and level < self.silence_db:
             return f"near-silent: RMS {level:.1f} dBFS < {self.silence_db:.1f} dBFS"
         if audio is not None and audio.size:

@@ -73,7 +73,7 @@ def page_name(clip_id: str) -> str:
 
 
 def _band(snr_db: float | None) -> str:
-    from ..eval_metrics import snr_band
+    from ..evaluation.metrics import snr_band
 
     return snr_band(snr_db)
 
@@ -224,7 +224,7 @@ def _options(name: str, values: list[Any], label: str) -> str:
 
 def index_page(build: Build, entries: list[dict[str, Any]], chunks: list[str]) -> str:
     """The index: counts per split / task / label, failures, filters and the paged clip table."""
-    from ..eval_metrics import SNR_BANDS
+    from ..evaluation.metrics import SNR_BANDS
 
     splits: dict[str, int] = {}
     tasks: dict[str, int] = {}
@@ -282,7 +282,7 @@ def index_page(build: Build, entries: list[dict[str, Any]], chunks: list[str]) -
 
 def _link_from_card(out: Path, site: Path) -> None:
     """Point the dataset card at the viewer (a marked section, replaced on every render)."""
-    from ..card import viewer_section
+    from ..dataset.card import viewer_section
 
     card = out / "README.md"
     if not card.is_file():

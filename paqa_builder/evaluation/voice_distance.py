@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .generate import SpeakingVoice
+from ..mixer.generate import SpeakingVoice
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .record import SAMPLE_RATE, ClipRecord
+from ..record import SAMPLE_RATE, ClipRecord
 
 SPLITS = ("train", "validation", "test")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .record import SAMPLE_RATE
+from ..record import SAMPLE_RATE
 
 FLITE_INSTALL_HINT = "apt-get install flite festival festvox-kdlpc16k"
 """How to get both binaries and every voice of ``FLITE_VOICES`` on Debian/Ubuntu."""
@@ -105,7 +105,7 @@ def _synthesise(engine: str, cmd: list[str], stdin: str | None, voice: str,
     """
     import soundfile as sf
 
-    from .audio_io import resample
+    from ..audio_io import resample
     from .synth import trim_silence
 
     if not shutil.which(cmd[0]):

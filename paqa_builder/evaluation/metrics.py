@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from .spelling import spelling_key
+from ..spelling import spelling_key
 
 _WORD_RE = re.compile(r"[a-z0-9']+")
 

@@ -33,9 +33,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from . import eval_metrics as M
-from .eval_report import summary_table, task_table, write_report
-from .record import ClipRecord, Label
+from . import metrics as M
+from .report import summary_table, task_table, write_report
+from ..record import ClipRecord, Label
 
 VerifyFn = Callable[[dict[str, Any], ClipRecord], "bool | None"]
 
@@ -88,10 +88,10 @@ def load_built(built_dir: str | Path) -> tuple[list[dict[str, Any]], list[dict[s
 
 def truth_record(line: dict[str, Any], root: Path, with_audio: bool = True) -> ClipRecord:
     """A record rebuilt from one manifest line: oracle perception, plus audio when asked."""
-    from .backends.oracle import OraclePerception
+    from ..backends.oracle import OraclePerception
 
     truth = line["truth"]
-    from .mixer.scene import SPEECH_LABEL
+    from ..mixer.scene import SPEECH_LABEL
 
     labels = [Label(mid=b.get("mid") or b["label"], name=b["label"])
               for b in truth.get("backgrounds") or []]
@@ -101,9 +101,9 @@ def truth_record(line: dict[str, Any], root: Path, with_audio: bool = True) -> C
                         source="mixer", path=str(root / line["path"]), labels=labels, truth=truth,
                         meta=dict(line.get("meta") or {}), duration=float(truth["duration"]))
     if with_audio:
-        from .mixer.corpus import load_audio
+        from ..audio_io import load_audio
 
-        record.audio = load_audio(record.path, record.sample_rate)
+        record.audio = load_audio(record.path, sr=record.sample_rate)[0]
         record.duration = len(record.audio) / record.sample_rate
     OraclePerception(load_stems=with_audio)([record])
     if record.error:
@@ -117,7 +117,7 @@ def build_truth_records(lines: dict[str, dict[str, Any]], root: Path, with_audio
     notes: list[str] = []
     records = {cid: truth_record(line, root, with_audio) for cid, line in lines.items()}
     if with_audio and acoustics:
-        from .registry import build_stage
+        from ..registry import build_stage
 
         try:
             stage = build_stage("acoustics", {"backend": "librosa"})
@@ -150,7 +150,7 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
              verify: VerifyFn | None = None, with_audio: bool = True,
              acoustics: bool = True) -> dict[str, Any]:
     """All figures of the report as one JSON-safe dict (see module docstring)."""
-    from .mixer.corpus import is_voice_label
+    from ..mixer.corpus import is_voice_label
 
     truth = load_truth(truth_dir)
     clips, qa = load_built(built_dir)

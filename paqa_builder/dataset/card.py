@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .engine.state import atomic_write_text
+from ..engine.state import atomic_write_text
 from .rows import SPLITS
 
 TASK_DESCRIPTIONS = {

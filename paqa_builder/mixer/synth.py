@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .record import SAMPLE_RATE
+from ..audio_io import rms_db
+from ..record import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,6 @@ def background(kind: str, seconds: float, seed: int = 0, sample_rate: int = SAMP
     x = np.asarray(x, dtype=np.float64)
     peak = float(np.max(np.abs(x))) or 1.0
     return (0.5 * x / peak).astype(np.float32)
-
-
-def rms_db(x: np.ndarray) -> float:
-    """RMS level in dBFS (-120 for silence)."""
-    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
-    return 20 * np.log10(rms) if rms > 1e-6 else -120.0
 
 
 def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:

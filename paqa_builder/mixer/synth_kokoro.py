@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from .backends import packaged
-from .record import SAMPLE_RATE
+from .. import packaged_models as packaged
+from ..record import SAMPLE_RATE
 
 KOKORO_RATE = 24_000
 """Kokoro's output sample rate; speech is resampled to the builder's 16 kHz (an exact 2/3 ratio)."""
@@ -134,7 +134,7 @@ def kokoro_speak(text: str, voice: KokoroVoice, sample_rate: int = SAMPLE_RATE,
     Sentences are synthesised one by one (the model takes at most ``MAX_TOKENS`` tokens) and
     joined with ``sentence_pause_s`` of silence; leading and trailing silence is trimmed.
     """
-    from .audio_io import resample
+    from ..audio_io import resample
     from .synth import trim_silence
 
     model = _Model.get()
