@@ -209,6 +209,22 @@ def qa_rows(record: ClipRecord, split: str, audio_bytes: bytes) -> list[dict[str
     return rows
 
 
+def plain(value: Any) -> Any:
+    """Values read back from Parquet as plain Python: numpy arrays and scalars to lists and
+    numbers, NaN to None, recursively (what the evaluation and the viewer compare and print)."""
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
 def failure_row(record: ClipRecord) -> dict[str, Any]:
     """One ``failures.jsonl`` line: a failed or gated clip and the one-line reason."""
     kind = "error" if record.error else "skipped"

@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from ..dataset.rows import plain
 from . import metrics as M
 from .report import summary_table, task_table, write_report
 from ..record import ClipRecord, Label
@@ -51,30 +51,13 @@ def load_truth(truth_dir: str | Path) -> dict[str, dict[str, Any]]:
     return {str(x.get("clip_id") or Path(x["path"]).stem): x for x in lines if x.get("truth")}
 
 
-def _plain(value: Any) -> Any:
-    """Parquet values as plain Python (numpy arrays -> lists, NaN -> None), recursively."""
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _read_tables(folder: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     rows: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.parquet")):
         names = [n for n in pq.ParquetFile(path).schema_arrow.names if n != "audio"]
-        rows += [_plain(r) for r in pq.read_table(path, columns=names).to_pylist()]
+        rows += [plain(r) for r in pq.read_table(path, columns=names).to_pylist()]
     return rows
 
 

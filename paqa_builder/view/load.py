@@ -9,32 +9,16 @@ lanes and mark wrong answer keys.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ..dataset.rows import plain
 
 
 class ViewError(ValueError):
     """The folder is not a build the viewer can read (one line, naming the file)."""
-
-
-def plain(value: Any) -> Any:
-    """Parquet values as plain Python: numpy scalars/arrays to Python, NaN to None, recursively."""
-    if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def json_field(value: Any) -> Any:
