@@ -5,7 +5,7 @@
 # mixer's ground truth, and print the tables (markdown; paste the portable one into the README).
 #
 #   benchmarks/scene_eval.sh [OUT_DIR] [SCENES] [SEED]      defaults: out/scene_eval 60 0
-#   PROFILE=paper benchmarks/scene_eval.sh ...               any recipes/<PROFILE>.yaml
+#   PROFILE=paper benchmarks/scene_eval.sh ...               any shipped recipe name (paqa_builder/recipes/<PROFILE>.yaml)
 #   BUILD_SET="stages.transcribe.beam_size=1" benchmarks/scene_eval.sh ...   extra --set overrides
 #   VOICES=hybrid benchmarks/scene_eval.sh ...   3 Kokoro + 2 espeak-ng voices (VOICE_SETS in
 #                                               paqa_builder/mixer/generate.py; needs [voices])
@@ -50,10 +50,10 @@ fi
 "${PB[@]}" mix "${SPEECH_ARGS[@]}" --generate-backgrounds --out "$OUT/scenes" \
   --scenes "$SCENES" --seed "$SEED"
 t1=$(date +%s)
-"${PB[@]}" --source "$OUT/scenes" --recipe recipes/oracle.yaml --out "$OUT/oracle"
+"${PB[@]}" --source "$OUT/scenes" --recipe oracle --out "$OUT/oracle"
 "${PB[@]}" eval --truth "$OUT/scenes" --built "$OUT/oracle" --out "$OUT/oracle/eval" > "$OUT/oracle_table.md"
 t2=$(date +%s)
-"${PB[@]}" --source "$OUT/scenes" --recipe "recipes/$PROFILE.yaml" --out "$OUT/built" "${SETS[@]}"
+"${PB[@]}" --source "$OUT/scenes" --recipe "$PROFILE" --out "$OUT/built" "${SETS[@]}"
 t3=$(date +%s)
 "${PB[@]}" eval --truth "$OUT/scenes" --built "$OUT/built" --out "$OUT/built/eval" > "$OUT/${PROFILE}_table.md"
 t4=$(date +%s)

@@ -61,7 +61,8 @@ class RewardArgs:
     """Reward functions of Stage II (``hyper_train.rewards``); their weights are GRPOConfig's ``reward_weights``."""
 
     reward_names: list[str] = _f(["accuracy", "format", "consistency", "length"],
-                                 "Reward functions to use, by name (see hyper_train.rewards.REWARDS).")
+                                 "Reward functions to use, by name (built-ins: accuracy, format, consistency, length; "
+                                 "plug-ins from the hyper_train.rewards entry-point group).")
     length_min_words: int = _f(60, "Length shaping: completions shorter than this lose reward linearly.")
     length_max_words: int = _f(400, "Length shaping: completions longer than this lose reward linearly.")
     confidence_weighting: bool = _f(False, "DeepConf-style: scale each completion's advantage by its group-relative "

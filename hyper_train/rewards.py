@@ -194,24 +194,30 @@ def make_length_reward(min_words: int, max_words: int) -> Callable[..., list[flo
     return length_reward
 
 
-REWARDS = ("accuracy", "format", "consistency", "length")
-"""Reward names a recipe may list in ``reward_names``."""
+def reward_factory(func: Callable[[Any], Callable[..., list[float]]]) -> Callable[[Any], Callable[..., list[float]]]:
+    """Mark a registered reward as a factory: called with the run's ``RewardArgs`` to make the
+    reward function (for rewards with settings, like ``length``). Plain reward callables
+    ``f(completions, **columns) -> list[float]`` are registered as they are."""
+    func.reward_factory = True  # type: ignore[attr-defined]
+    return func
+
+
+@reward_factory
+def length_reward_from_args(reward_args: Any = None) -> Callable[..., list[float]]:
+    """The ``length`` reward with the window of ``RewardArgs`` (60-400 words by default)."""
+    return make_length_reward(getattr(reward_args, "length_min_words", 60),
+                              getattr(reward_args, "length_max_words", 400))
 
 
 def build_rewards(names: list[str], reward_args: Any = None) -> list[Callable[..., list[float]]]:
-    """Reward functions for ``names`` (in order), configured from a ``RewardArgs``."""
+    """Reward functions for ``names`` (in order), configured from a ``RewardArgs``.
+
+    Names are looked up in ``paqa_builder.registry`` (kind ``reward``): the built-ins
+    ``accuracy``, ``format``, ``consistency``, ``length`` and any installed plug-in."""
+    from paqa_builder.registry import load
+
     funcs: list[Callable[..., list[float]]] = []
     for name in names:
-        if name == "accuracy":
-            funcs.append(accuracy_reward)
-        elif name == "format":
-            funcs.append(format_reward)
-        elif name == "consistency":
-            funcs.append(consistency_reward)
-        elif name == "length":
-            lo = getattr(reward_args, "length_min_words", 60)
-            hi = getattr(reward_args, "length_max_words", 400)
-            funcs.append(make_length_reward(lo, hi))
-        else:
-            raise ValueError(f"unknown reward {name!r}; choose from {', '.join(REWARDS)}")
+        reward = load("reward", name)
+        funcs.append(reward(reward_args) if getattr(reward, "reward_factory", False) else reward)
     return funcs

@@ -11,19 +11,10 @@ from .engine.finalize import finalize
 from .engine.local import BuildSummary, run_local, state_for
 from .engine.lock import out_lock
 from .engine.threads import single_thread_blas
-from .engine.pipeline import build_pipeline
+from .engine.pipeline import build_pipeline, check_stage_keys
 from .engine.state import BuildState, atomic_write_text
 
 log = logging.getLogger("paqa_builder")
-
-
-def detect_source_kind(root: Path) -> str | None:
-    """Guess the source kind from the folder's contents (AudioSet CSVs, a manifest, ...)."""
-    if any(root.glob("*segments*.csv")):
-        return "audioset"
-    if (root / "manifest.jsonl").exists() or (root / "manifest.csv").exists():
-        return "folder"
-    return None
 
 
 def check_out_apart(source: Path, out: Path) -> None:
@@ -56,10 +47,13 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         if not root.exists():
             raise FileNotFoundError(f"--source {source}: no such file or directory")
         check_out_apart(root, out)
-        if kind in (None, "auto"):
-            kind = (detect_source_kind(root) if root.is_dir() else None) or "folder"
-        from .sources import make_source
+        from .sources import check_source_params, detect_kind, make_source
 
+        if kind in (None, "auto"):
+            kind = detect_kind(root)
+        # every key of the recipe is checked before the source reads anything
+        check_source_params(kind, src_params)
+        check_stage_keys(recipe)
         src = make_source(kind, str(source), **src_params)
     recipe = {**recipe, "source": {"kind": kind, **src_params}}
 

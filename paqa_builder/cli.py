@@ -34,8 +34,10 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="recipe name in recipes/ or a YAML path (default: portable)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, e.g. --set stages.transcribe.model=tiny (repeatable)")
-    p.add_argument("--source-kind", choices=("audioset", "folder", "hf"),
-                   help="source kind (default: detected from the folder)")
+    from .registry import available
+
+    p.add_argument("--source-kind", choices=sorted(available("source")),
+                   help="source kind (default: detected from the folder; plug-ins add kinds)")
     p.add_argument("--overwrite", action="store_true", help="discard an earlier build in --out and start over")
     p.add_argument("--limit", type=int, help="process at most this many clips (a quick look)")
     p.add_argument("--engine", choices=("local", "ray"), help="execution engine (default: recipe's, local)")

@@ -10,7 +10,9 @@ A recipe is a mapping with these sections (all optional except ``stages``):
 ``card``      {license, pretty_name, language, ...} for the dataset card.
 ``engine``    {kind: local|ray, ...} engine options.
 
-Recipes are found by path, or by name in ``recipes/`` (``portable`` -> ``recipes/portable.yaml``).
+Recipes are found by path, or by name among the recipes shipped inside the package
+(``paqa_builder/recipes/``: ``portable`` -> ``paqa_builder/recipes/portable.yaml``), so an installed
+wheel runs the default command outside any checkout.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RECIPE_DIR = REPO_ROOT / "recipes"
+RECIPE_DIR = Path(str(resources.files("paqa_builder").joinpath("recipes")))
+"""The recipes shipped with the package (package data: present in a wheel as in a checkout)."""
 
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -42,12 +45,12 @@ class RecipeError(ValueError):
 
 
 def find_recipe(name_or_path: str) -> Path:
-    """Resolve a recipe path or a bare name from ``recipes/``."""
+    """Resolve a recipe path, or a shipped recipe by name (``portable``, ``recipes/oracle.yaml``)."""
     candidates = [Path(name_or_path)]
     if not name_or_path.endswith((".yaml", ".yml")):
-        candidates += [RECIPE_DIR / f"{name_or_path}.yaml", Path("recipes") / f"{name_or_path}.yaml"]
-    else:
-        candidates.append(RECIPE_DIR / name_or_path)
+        candidates.append(RECIPE_DIR / f"{name_or_path}.yaml")
+    else:  # 'recipes/x.yaml' from older docs, or a bare file name: the shipped one of that name
+        candidates.append(RECIPE_DIR / Path(name_or_path).name)
     for cand in candidates:
         if cand.is_file():
             return cand

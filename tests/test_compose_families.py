@@ -194,7 +194,7 @@ def test_task_selection_and_limits() -> None:
     assert all(len(r["choices"]) <= 3 for r in rows)
     with pytest.raises(ValueError, match="unknown task"):
         Composer(tasks=["nope"])
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match="unknown key .min_tag_scor.; did you mean .min_tag_score.?"):
         Composer(min_tag_scor=0.3)
 
 

@@ -26,14 +26,14 @@ def test_built_paqa_trains_through_both_stages_and_evaluates(tmp_path):
 
     paqa = tmp_path / "paqa"
     subprocess.run([sys.executable, "-m", "paqa_builder.cli", "--source", "examples/audioset_sample",
-                    "--out", str(paqa), "--recipe", "recipes/labels_only.yaml"], cwd=REPO, check=True,
+                    "--out", str(paqa), "--recipe", "labels_only"], cwd=REPO, check=True,
                    timeout=600, capture_output=True)
     train = load_qa(str(paqa), "train")
     assert len(train) >= 2 and all(row["chain"].rstrip().endswith("</FINAL_ANSWER>") for row in train)
 
     tiny = build_tiny_qwen2_audio(tmp_path / "tiny")
     stage1 = tmp_path / "stage1"
-    assert main(["stage1", "--config", str(REPO / "recipes/stage1_sft.yaml"), "--model_name_or_path", str(tiny),
+    assert main(["stage1", "--config", "stage1_sft", "--model_name_or_path", str(tiny),
                  "--train_data", str(paqa), "--output_dir", str(stage1), "--lora_r", "4", "--lora_alpha", "8",
                  "--max_length", "2048", *CPU]) == 0
     merged = stage1 / "merged"
@@ -43,7 +43,7 @@ def test_built_paqa_trains_through_both_stages_and_evaluates(tmp_path):
     assert not torch.equal(w0[key], w1[key])  # the LoRA update was merged
 
     stage2 = tmp_path / "stage2"
-    assert main(["stage2", "--config", str(REPO / "recipes/stage2_grpo.yaml"), "--model_name_or_path", str(merged),
+    assert main(["stage2", "--config", "stage2_grpo", "--model_name_or_path", str(merged),
                  "--train_data", str(paqa), "--output_dir", str(stage2), "--num_generations", "2",
                  "--max_completion_length", "12", "--pause_warmup_tokens", "4", "--learning_rate", "1e-2",
                  *CPU]) == 0
@@ -51,7 +51,7 @@ def test_built_paqa_trains_through_both_stages_and_evaluates(tmp_path):
 
     pred = tmp_path / "eval" / "pred.jsonl"
     split = "test" if len(load_qa(str(paqa), "test")) else "train"
-    assert main(["eval", "--config", str(REPO / "recipes/eval.yaml"), "--model_path", str(stage2),
+    assert main(["eval", "--config", "eval", "--model_path", str(stage2),
                  "--eval_file", str(paqa), "--split", split, "--predictions", str(pred),
                  "--max_new_tokens", "6"]) == 0
     metrics = json.loads(pred.with_suffix(".metrics.json").read_text())

@@ -23,7 +23,7 @@ from . import templates as tpl
 from .config import TASK_IDS, ComposeConfig
 from .distractors import DistractorPicker, load_cooccurrence
 from .facts import Facts, build_facts, normalize_text
-from .families import FAMILIES
+from .families import families
 from .question import Ctx, Question
 from .text import tidy
 
@@ -106,6 +106,7 @@ class Composer(Stage):
         self.cfg = ComposeConfig.from_params(self.params)
         self.ontology: Ontology | None = None
         self.picker: DistractorPicker | None = None
+        self.families = families()
 
     def setup(self) -> None:
         """Load the ontology (or a flat label set) and the optional co-occurrence map once."""
@@ -130,12 +131,12 @@ class Composer(Stage):
         assert self.ontology is not None and self.picker is not None
         facts = build_facts(record, self.cfg, self.ontology)
         out: list[dict[str, Any]] = []
-        for task in TASK_IDS:
-            if task not in self.cfg.tasks:
-                continue
+        # built-in tasks in their fixed order, then plug-in tasks in the order the recipe lists them
+        order = [t for t in TASK_IDS if t in self.cfg.tasks] + [t for t in self.cfg.tasks if t not in TASK_IDS]
+        for task in order:
             rng = clip_rng(self.cfg.seed, record.clip_id, task)
             ctx = Ctx(self.cfg, rng, self.ontology, self.picker)
-            candidates = FAMILIES[task].generate(facts, ctx)
+            candidates = self.families[task].generate(facts, ctx)
             rng.shuffle(candidates)
             made = 0
             for question in candidates:
@@ -167,7 +168,7 @@ class Composer(Stage):
         evidence = {"task": q.task, "variant": q.variant, **q.evidence}
         if q.option_mids:
             evidence["choice_mids"] = [q.option_mids.get(c) for c in choices]
-        verdict = FAMILIES[q.task].check(facts, evidence, choices, ctx)
+        verdict = self.families[q.task].check(facts, evidence, choices, ctx)
         if verdict != [i == pos for i in range(len(choices))]:
             record.warnings.append(f"compose: dropped a {q.task}/{q.variant} question whose key "
                                    f"failed the independent check")

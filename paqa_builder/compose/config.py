@@ -109,20 +109,24 @@ class ComposeConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ComposeConfig:
         """Build from recipe parameters; unknown keys raise with the list of known ones."""
+        from ..registry import unknown_name
+
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(params) - known)
         if unknown:
-            raise ValueError(f"compose: unknown parameter(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(sorted(known))})")
+            raise ValueError(f"stages.compose: {unknown_name('key', unknown[0], sorted(known))}")
         cfg = cls(**params)
         cfg.check()
         return cfg
 
     def check(self) -> None:
         """Raise ``ValueError`` on settings that cannot work."""
-        bad = [t for t in self.tasks if t not in TASK_IDS]
+        from ..registry import available, unknown_name
+
+        registered = list(available("family"))  # built-in task ids and installed plug-in families
+        bad = [t for t in self.tasks if t not in registered]
         if bad:
-            raise ValueError(f"compose: unknown task id(s) {bad} (known: {', '.join(TASK_IDS)})")
+            raise ValueError(f"compose: {unknown_name('task id', bad[0], registered)}")
         if not 2 <= self.num_choices <= 10:
             raise ValueError(f"compose: num_choices must be in 2..10, got {self.num_choices}")
         if not 0.0 <= self.reflect_share <= 1.0:

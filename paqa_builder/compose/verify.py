@@ -21,8 +21,18 @@ from ..record import ClipRecord
 from .config import ComposeConfig
 from .distractors import DistractorPicker
 from .facts import build_facts
-from .families import FAMILIES
+from .families import families
 from .question import Ctx
+
+
+_FAMILIES: dict | None = None
+
+
+def _families() -> dict:
+    global _FAMILIES
+    if _FAMILIES is None:
+        _FAMILIES = families()
+    return _FAMILIES
 
 
 def _evidence(value: Any) -> dict[str, Any]:
@@ -60,7 +70,7 @@ def verify_answer(qa_row: Mapping[str, Any], record: ClipRecord,
     truth label "dog"); without it names and mids must match exactly. ``config`` supplies the
     timing and margin thresholds (defaults otherwise).
     """
-    family = FAMILIES.get(str(qa_row.get("task")))
+    family = _families().get(str(qa_row.get("task")))
     if family is None:
         return None
     choices = [str(c) for c in (_plain(qa_row.get("choices")) or [])]

@@ -29,6 +29,7 @@ def build_pipeline(recipe: dict[str, Any], context: dict[str, Any] | None = None
     stages: list[Stage] = []
     produced = set(SOURCE_FIELDS) | set(provided)
     known = record_fields()
+    check_stage_keys(recipe)
     for slot, params in recipe["stages"].items():
         params = dict(params or {})
         params.pop("ray", None)  # engine placement options (num_cpus, concurrency, ...), not stage params
@@ -63,3 +64,23 @@ def _accepted_params(slot: str, params: dict[str, Any]) -> set[str]:
     from ..registry import resolve
 
     return resolve(slot, params.get("backend", "default")).param_names()
+
+
+BASE_STAGE_KEYS = frozenset({"backend", "batch_size", "ray"})
+"""Keys every stage section may hold: the backend, the batch size, Ray placement options."""
+
+
+def check_stage_keys(recipe: dict[str, Any]) -> None:
+    """Refuse any stage key its backend does not take (did-you-mean), before audio is read."""
+    from ..registry import unknown_name
+
+    for slot, params in (recipe.get("stages") or {}).items():
+        params = dict(params or {})
+        try:
+            known = sorted(_accepted_params(slot, params) | BASE_STAGE_KEYS)
+        except (ValueError, RuntimeError) as exc:
+            raise PipelineError(str(exc)) from exc
+        for key in params:
+            if key not in known:
+                backend = params.get("backend", "default")
+                raise PipelineError(f"stages.{slot} ({backend}): {unknown_name('key', key, known)}")

@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "mix.yaml"
+def _default_recipe() -> Path:
+    from ..config import RECIPE_DIR
+
+    return RECIPE_DIR / "mix.yaml"
+
+
+DEFAULT_RECIPE = _default_recipe()
 
 
 def load_recipe(path: str | Path | None, overrides: list[str]) -> dict[str, Any]:

@@ -90,6 +90,11 @@ class AudioSetSource(Source):
 
     kind = "audioset"
 
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """AudioSet layout: segment CSVs (``*segments*.csv``) at the top of the folder."""
+        return any(root.glob("*segments*.csv"))
+
     def __init__(self, root: str | Path, *, csvs: list[str | Path] | None = None,
                  include_unlabeled: bool = False, **params: Any) -> None:
         super().__init__(root, **params)

@@ -87,6 +87,25 @@ class Source(abc.ABC):
     iteration_counts: ClassVar[tuple[str, ...]] = ("clips", "windows", "files_windowed", "windows_dropped")
     """Report keys counted while iterating; reset at the start of each pass."""
 
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """Whether a folder looks like this kind (``--source-kind auto``); kinds are asked in
+        registry order and ``folder`` is the fallback. The base recognises nothing."""
+        return False
+
+    @classmethod
+    def param_names(cls) -> set[str]:
+        """Keyword parameters of this source and every base it passes ``**params`` to."""
+        import inspect
+
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            if "__init__" in vars(klass) and issubclass(klass, Source):
+                sig = inspect.signature(klass.__init__)
+                names |= {n for n, p in sig.parameters.items() if n not in ("self", "root")
+                          and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        return names
+
     def __init__(self, root: str | Path, *, window_s: float = 10.0, max_clip_s: float = 30.0,
                  max_windows_per_file: int = 360, hop_s: float | None = None,
                  min_window_s: float = 1.0, extensions: Iterable[str] | None = None,

@@ -87,6 +87,12 @@ class FolderSource(Source):
 
     kind = "folder"
 
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """A folder with a ``manifest.jsonl`` or ``manifest.csv`` (any audio tree is also read as a
+        folder source when no kind recognises it)."""
+        return (root / "manifest.jsonl").exists() or (root / "manifest.csv").exists()
+
     def __init__(self, root: str | Path, *, manifest: str | Path | bool | None = None,
                  include_unlisted: bool = False, **params: Any) -> None:
         super().__init__(root, **params)

@@ -194,4 +194,5 @@ def check_acoustic(facts: Facts, evidence: dict[str, Any], choices: list[str],
     return [c == right for c in choices]
 
 
-FAMILIES = (Family("acoustic", acoustic, check_acoustic),)
+ACOUSTIC = Family("acoustic", acoustic, check_acoustic)
+"""Registered in ``paqa_builder.registry`` (kind ``family``) under the task id."""

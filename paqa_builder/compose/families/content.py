@@ -138,4 +138,5 @@ def check_content(facts: Facts, evidence: dict[str, Any], choices: list[str],
     return [is_said(c, said) for c in choices]
 
 
-FAMILIES = (Family("content", content, check_content),)
+CONTENT = Family("content", content, check_content)
+"""Registered in ``paqa_builder.registry`` (kind ``family``) under the task id."""

@@ -204,8 +204,8 @@ def check_speech_or_env(facts: Facts, evidence: dict[str, Any], choices: list[st
     return [c == found[0] for c in choices]
 
 
-FAMILIES = (
-    Family("env_present", env_present, check_present),
-    Family("env_absent", env_absent, check_absent),
-    Family("speech_or_env", speech_or_env, check_speech_or_env),
-)
+ENV_PRESENT = Family("env_present", env_present, check_present)
+ENV_ABSENT = Family("env_absent", env_absent, check_absent)
+SPEECH_OR_ENV = Family("speech_or_env", speech_or_env, check_speech_or_env)
+"""Registered in ``paqa_builder.registry`` (kind ``family``) under the task id."""
+

@@ -352,9 +352,9 @@ def check_order(facts: Facts, evidence: dict[str, Any], choices: list[str],
     return out
 
 
-FAMILIES = (
-    Family("speaker_count", speaker_count, check_count),
-    Family("speaker_quote", speaker_quote, check_quote),
-    Family("quote_speaker", quote_speaker, check_who),
-    Family("speaker_order", speaker_order, check_order),
-)
+SPEAKER_COUNT = Family("speaker_count", speaker_count, check_count)
+SPEAKER_QUOTE = Family("speaker_quote", speaker_quote, check_quote)
+QUOTE_SPEAKER = Family("quote_speaker", quote_speaker, check_who)
+SPEAKER_ORDER = Family("speaker_order", speaker_order, check_order)
+"""Registered in ``paqa_builder.registry`` (kind ``family``) under the task id."""
+

@@ -215,4 +215,5 @@ def check_temporal(facts: Facts, evidence: dict[str, Any], choices: list[str],
     return [onsets[c] == heard[0] for c in choices]
 
 
-FAMILIES = (Family("temporal", temporal, check_temporal),)
+TEMPORAL = Family("temporal", temporal, check_temporal)
+"""Registered in ``paqa_builder.registry`` (kind ``family``) under the task id."""
