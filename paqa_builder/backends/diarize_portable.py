@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord, Turn
-from ..stage import Stage
+from ..stages.slots import Diarizer
 from ._clustering import cluster_embeddings
 from ._turns import (
     _fill_labels,
@@ -76,7 +76,7 @@ class PieceSet:
     """(len(embedded),) median F0 in Hz of each embedded piece (0 when pitch is off)."""
 
 
-class PortableDiarizer(Stage):
+class PortableDiarizer(Diarizer):
     """Who speaks when, on the speech stem (or the mixture when separation did not run).
 
     Reads ``speech_audio`` if present, else ``audio``; when ``speech_regions`` is present (a VAD
@@ -96,11 +96,8 @@ class PortableDiarizer(Stage):
     * ``speaker_evidence``: the cues behind the count (``speaker_confidence.count_evidence``).
     """
 
-    name = "diarize"
     backend = "portable"
-    reads = frozenset({"audio"})
-    writes = frozenset({"num_speakers", "speaker_count_confidence", "turns", "overlaps",
-                        "speaker_embeddings", "speaker_evidence"})
+    writes = Diarizer.writes | {"speaker_evidence"}
     uses_gpu = True
 
     def __init__(

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord, Turn
-from ..stage import Stage
+from ..stages.slots import Diarizer
 from . import hub
 
 
-class PyannoteDiarizer(Stage):
+class PyannoteDiarizer(Diarizer):
     """Fill ``num_speakers``, ``speaker_count_confidence``, ``turns``, ``overlaps`` and ``speaker_embeddings``.
 
     ``speaker_count_confidence`` (0..1) is the smaller of two factors: the talk time of the least
@@ -32,11 +32,7 @@ class PyannoteDiarizer(Stage):
     With no speaker found it is 1.0 when the separator also saw little speech, else 0.3.
     """
 
-    name = "diarize"
     backend = "pyannote"
-    reads = frozenset({"audio"})
-    writes = frozenset({"num_speakers", "speaker_count_confidence", "turns", "overlaps",
-                        "speaker_embeddings"})
     uses_gpu = True
 
     def __init__(

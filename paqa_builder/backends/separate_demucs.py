@@ -17,22 +17,19 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord
-from ..stage import Stage
+from ..stages.slots import Separator
 from . import hub
 from .stems import stem_stats
 
 
-class DemucsSeparator(Stage):
+class DemucsSeparator(Separator):
     """Split ``audio`` into ``speech_audio`` (Demucs vocals) and ``background_audio`` (the rest).
 
     Also writes ``speech_ratio`` and ``snr_db`` as defined in ``paqa_builder.backends.stems``.
     A batch runs as one padded Demucs call, on CUDA when available.
     """
 
-    name = "separate"
     backend = "demucs"
-    reads = frozenset({"audio"})
-    writes = frozenset({"speech_audio", "background_audio", "speech_ratio", "snr_db"})
     uses_gpu = True
 
     def __init__(

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord
-from ..stage import Stage
+from ..stages.slots import Separator
 from .stems import stem_stats
 
 
-class DeepFilterNetSeparator(Stage):
+class DeepFilterNetSeparator(Separator):
     """Split ``audio`` into ``speech_audio`` (DeepFilterNet3 output) and ``background_audio``.
 
     Also writes:
@@ -35,10 +35,7 @@ class DeepFilterNetSeparator(Stage):
       is taken over the whole clip instead. Clipped to [-60, 60] dB.
     """
 
-    name = "separate"
     backend = "deepfilternet"
-    reads = frozenset({"audio"})
-    writes = frozenset({"speech_audio", "background_audio", "speech_ratio", "snr_db"})
 
     def __init__(
         self,

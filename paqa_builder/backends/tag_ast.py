@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ontology import SPEECH_MIDS, Ontology
 from ..record import SAMPLE_RATE, BackgroundEvent, ClipRecord
-from ..stage import Stage
+from ..stages.slots import Tagger
 from ..stages.source_tags import source_events
 from . import hub
 
@@ -39,7 +39,7 @@ VOICE_NAMES = frozenset({
 (no ontology given)."""
 
 
-class ASTTagger(Stage):
+class ASTTagger(Tagger):
     """Fill ``background`` with ``BackgroundEvent``s (label, mid, score, start, end) from AST windows.
 
     An event is a run of consecutive windows where the class is among the window's ``top_k`` and
@@ -47,10 +47,7 @@ class ASTTagger(Stage):
     ``[]`` means the tagger ran and found nothing above threshold.
     """
 
-    name = "tag"
     backend = "ast"
-    reads = frozenset({"audio"})
-    writes = frozenset({"background"})
     uses_gpu = True
 
     def __init__(

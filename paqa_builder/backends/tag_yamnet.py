@@ -19,7 +19,7 @@ import numpy as np
 
 from ..ontology import Ontology
 from ..record import BackgroundEvent, ClipRecord
-from ..stage import Stage
+from ..stages.slots import Tagger
 from ..stages.source_tags import clip_duration, load_ontology, source_events
 from .. import packaged_models as packaged
 
@@ -119,13 +119,10 @@ def frames_to_events(scores: np.ndarray, threshold: float, low_threshold: float,
     return events
 
 
-class YamnetTagger(Stage):
+class YamnetTagger(Tagger):
     """Tag the background stem (or the mixture) with YAMNet and merge in the source labels."""
 
-    name: ClassVar[str] = "tag"
     backend: ClassVar[str] = "yamnet"
-    reads: ClassVar[frozenset[str]] = frozenset({"audio"})
-    writes: ClassVar[frozenset[str]] = frozenset({"background"})
 
     def __init__(self, threshold: float = 0.3, low_threshold: float | None = None,
                  merge_gap_s: float = 0.5, max_labels: int = 8, ontology: str | None = None,

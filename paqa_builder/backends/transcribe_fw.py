@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..record import ClipRecord, Word
-from ..stage import Stage
+from ..stages.slots import Transcriber
 from .. import packaged_models as packaged
 from .speakers import assign_words_to_speakers
 from .stems import asr_input
@@ -51,7 +51,7 @@ def asr_confidence(word_probs: list[float], seg_logprobs: list[tuple[float, floa
     return float(min(word_mean, math.exp(min(mean_lp, 0.0))))
 
 
-class FasterWhisperTranscriber(Stage):
+class FasterWhisperTranscriber(Transcriber):
     """Transcribe the speech stem (or the mixture) with faster-whisper and assign words to turns.
 
     Writes ``words`` (with start/end/score, and speaker when ``turns`` exist), ``transcript``,
@@ -59,10 +59,7 @@ class FasterWhisperTranscriber(Stage):
     ``Turn.text`` in place with the words assigned to it.
     """
 
-    name: ClassVar[str] = "transcribe"
     backend: ClassVar[str] = "faster_whisper"
-    reads: ClassVar[frozenset[str]] = frozenset({"audio"})
-    writes: ClassVar[frozenset[str]] = frozenset({"words", "transcript", "language", "asr_confidence"})
 
     def __init__(self, model: str | None = None, language: str | None = None,
                  beam_size: int = 5, device: str = "auto", compute_type: str = "auto",

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord, Word
-from ..stage import Stage
+from ..stages.slots import Transcriber
 from . import hub
 from .speakers import assign_words_to_speakers
 from .stems import asr_input
 
 
-class WhisperXTranscriber(Stage):
+class WhisperXTranscriber(Transcriber):
     """Fill ``words``, ``transcript``, ``language`` and ``asr_confidence``; fill turn texts if diarized.
 
     ``asr_confidence`` is the duration-weighted mean over segments of ``exp(avg_logprob)`` (Whisper's
@@ -37,10 +37,7 @@ class WhisperXTranscriber(Stage):
     when present.
     """
 
-    name = "transcribe"
     backend = "whisperx"
-    reads = frozenset({"audio"})
-    writes = frozenset({"words", "transcript", "language", "asr_confidence"})
     uses_gpu = True
 
     def __init__(

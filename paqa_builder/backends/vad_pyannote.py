@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord
-from ..stage import Stage
+from ..stages.slots import VoiceActivity
 from .vad_silero import vad_input
 
 
@@ -70,17 +70,14 @@ def waveform_input(audio: np.ndarray) -> dict[str, Any]:
     return {"waveform": waveform, "sample_rate": SAMPLE_RATE}
 
 
-class PyannoteSegmentationVAD(Stage):
+class PyannoteSegmentationVAD(VoiceActivity):
     """Speech regions from pyannote's ``VoiceActivityDetection`` pipeline on the packaged model.
 
     Reads ``speech_audio`` when present, otherwise ``audio``; writes ``speech_regions`` in seconds
     (rounded to milliseconds), ``[]`` when nothing is heard. The model goes to cuda when present.
     """
 
-    name = "vad"
     backend = "pyannote_seg"
-    reads = frozenset({"audio"})
-    writes = frozenset({"speech_regions"})
     uses_gpu = True
 
     def __init__(

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..record import SAMPLE_RATE, ClipRecord
-from ..stage import Stage
+from ..stages.slots import VoiceActivity
 
 
 def vad_input(record: ClipRecord) -> np.ndarray:
@@ -18,7 +18,7 @@ def vad_input(record: ClipRecord) -> np.ndarray:
     return np.asarray(audio, dtype=np.float32)
 
 
-class SileroVAD(Stage):
+class SileroVAD(VoiceActivity):
     """Speech regions ``[(start_s, end_s), ...]`` from Silero VAD (v5/v6 weights from the wheel).
 
     Reads ``speech_audio`` when present (cleaner after separation), otherwise ``audio``. Writes
@@ -29,10 +29,7 @@ class SileroVAD(Stage):
     another (its recurrent state links them), so a GPU only adds transfer latency per window.
     """
 
-    name = "vad"
     backend = "silero"
-    reads = frozenset({"audio"})
-    writes = frozenset({"speech_regions"})
 
     def __init__(
         self,

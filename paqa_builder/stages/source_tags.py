@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from ..ontology import Ontology
 from ..record import BackgroundEvent, ClipRecord
-from ..stage import Stage
+from .slots import Tagger
 
 
 def load_ontology(path: str | Path | None, class_labels: str | Path | None = None) -> Ontology:
@@ -69,13 +69,11 @@ def source_events(record: ClipRecord, ontology: Ontology, exclude_speech: bool =
     return events
 
 
-class SourceLabelTagger(Stage):
+class SourceLabelTagger(Tagger):
     """Write ``background`` from the source labels alone (no model, no audio needed)."""
 
-    name: ClassVar[str] = "tag"
     backend: ClassVar[str] = "source_labels"
     reads: ClassVar[frozenset[str]] = frozenset({"labels"})
-    writes: ClassVar[frozenset[str]] = frozenset({"background"})
 
     def __init__(self, ontology: str | None = None, class_labels: str | None = None,
                  exclude_speech: bool = True, exclude: list[str] | None = None,

@@ -1,0 +1,1 @@
+"""Test plug-ins for paqa-build (see pyproject.toml)."""
