@@ -18,10 +18,14 @@ PLUGIN = Path(__file__).resolve().parent / "plugin_pkg"
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory):
+    import shutil
+
     target = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("build")
+    # a copy: setuptools writes build/ and *.egg-info next to the sources (the clone may be read-only)
+    shutil.copytree(PLUGIN, build / "plugin_pkg", ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(PLUGIN)], check=True, cwd=build,
+                    "--no-index", "--target", str(target), str(build / "plugin_pkg")], check=True, cwd=build,
                    env={**os.environ, "PIP_NO_CACHE_DIR": "1"})
     assert (target / "paqa_test_plugin" / "pathlist.py").is_file()
     return target

@@ -1,1 +1,0 @@
-"""Test plug-ins for paqa-build (see pyproject.toml)."""
