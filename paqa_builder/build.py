@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
 from .engine.finalize import finalize
-from .engine.local import BuildSummary, run_local, state_for
+from .engine.executor import BuildSummary, state_for
+from .engine.local import run_local
 from .engine.lock import out_lock
 from .engine.threads import single_thread_blas
 from .engine.pipeline import build_pipeline, check_stage_keys
@@ -27,6 +30,24 @@ def check_out_apart(source: Path, out: Path) -> None:
         where = "is" if dst == src else ("lies inside" if src in dst.parents else "contains")
         raise ValueError(f"--out {out} {where} --source {source}; choose an output folder "
                          "outside the source")
+
+
+def _count_in_background(src: Any, limit: int | None) -> Future | None:
+    """The number of clips the build will see, counted from file headers in a background thread
+    (the progress bar gets a total and an ETA when it is known); None when the source cannot tell."""
+    if not hasattr(src, "count_clips"):
+        return None
+    done: Future = Future()
+
+    def count() -> None:
+        try:
+            n = src.count_clips()
+            done.set_result(None if n is None else (n if limit is None else min(n, int(limit))))
+        except Exception as exc:  # noqa: BLE001 - the build itself reports unreadable files
+            done.set_exception(exc)
+
+    threading.Thread(target=count, name="paqa-count", daemon=True).start()
+    return done
 
 
 def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool = False,
@@ -73,11 +94,7 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         if limit is not None:
             from itertools import islice
             records = islice(records, int(limit))
-        total = None
-        try:
-            total = len(src) if limit is None else min(len(src), int(limit))
-        except TypeError:
-            pass
+        total = _count_in_background(src, limit)
 
         engine_kind = engine or recipe.get("engine", {}).get("kind", "local")
         if engine_kind == "ray":

@@ -22,65 +22,19 @@ library's choice).
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..config import fingerprint
 from ..record import ClipRecord
 from ..stage import Stage
 from .chunks import chunked, encode_chunk
-from .state import BuildState, inputs_digest
+from .executor import BuildSummary, Progress, pending_chunks
+from .state import BuildState
 
 _END = object()
 """Queue marker: no more chunks."""
-
-
-@dataclass
-class BuildSummary:
-    """Counts and times of one build; printed at the end and saved to ``.paqa_state/summary.json``."""
-
-    clips_done: int = 0
-    clips_failed: int = 0
-    clips_skipped: int = 0
-    clips_resumed: int = 0
-    qa_rows: int = 0
-    audio_seconds: float = 0.0
-    wall_seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    rows: dict[str, dict[str, int]] = field(default_factory=dict)
-    tasks: dict[str, int] = field(default_factory=dict)
-    source_report: dict[str, Any] = field(default_factory=dict)
-    setup_seconds: dict[str, float] = field(default_factory=dict)
-    """Seconds each stage spent loading its models (``setup``), apart from ``stage_seconds``."""
-
-    def add(self, stats: dict[str, Any], resumed: bool) -> None:
-        """Fold one chunk's stats in."""
-        self.clips_done += stats["done"]
-        self.clips_failed += stats["failed"]
-        self.clips_skipped += stats["skipped"]
-        if resumed:
-            self.clips_resumed += stats["done"] + stats["failed"] + stats["skipped"]
-        self.audio_seconds += stats["audio_seconds"]
-        for task, n in stats["tasks"].items():
-            self.tasks[task] = self.tasks.get(task, 0) + n
-        self.qa_rows += sum(stats["rows"]["qa"].values())
-
-    def text(self) -> str:
-        """Human-readable end summary."""
-        lines = [
-            f"clips done {self.clips_done}, failed {self.clips_failed}, skipped {self.clips_skipped}"
-            + (f" ({self.clips_resumed} from an earlier run)" if self.clips_resumed else ""),
-            f"QA rows {self.qa_rows}; audio {self.audio_seconds / 3600:.3f} h; wall {self.wall_seconds:.1f} s",
-        ]
-        if self.stage_seconds:
-            lines.append("stage model seconds: " + ", ".join(
-                f"{k} {v:.1f}" for k, v in self.stage_seconds.items()))
-        return "\n".join(lines)
 
 
 class _Failed:
@@ -193,8 +147,6 @@ def run_local(recipe: dict[str, Any], stages: list[Stage], records: Iterable[Cli
     after chunk ``index`` is committed, so an exception it raises (an interrupt) leaves exactly
     the chunks up to ``index`` committed; the stage threads stop after their current batch.
     """
-    from tqdm import tqdm
-
     engine = dict(recipe.get("engine") or {})
     _set_torch_threads(engine.get("torch_threads"))
     ratios = recipe["split"]
@@ -202,14 +154,12 @@ def run_local(recipe: dict[str, Any], stages: list[Stage], records: Iterable[Cli
     summary = BuildSummary()
     seen: list[int] = []
     started = time.perf_counter()
-    bar = tqdm(total=total, unit="clip", disable=not progress, dynamic_ncols=True,
-               desc="paqa-build", smoothing=0.1)
-    lock = threading.Lock()  # resumed chunks are counted by the feeding thread
+    bar = Progress(total, progress)  # resumed chunks are counted by the feeding thread
 
     def resumed(stats: dict[str, Any], n: int) -> None:
-        with lock:
+        with bar.lock:
             summary.add(stats, resumed=True)
-            bar.update(n)
+        bar.advance(n)
 
     segments = _segments(stages, bool(engine.get("stage_threads", True)))
     queues: list[queue.Queue] = [queue.Queue(maxsize=1) for _ in range(len(segments) + 1)]
@@ -233,12 +183,9 @@ def run_local(recipe: dict[str, Any], stages: list[Stage], records: Iterable[Cli
             stats = _commit(item, state, ratios)
             del item  # the records die here, before the slot is handed back
             slots.release()
-            with lock:
+            with bar.lock:
                 summary.add(stats, resumed=False)
-                bar.update(n)
-            elapsed = max(bar.format_dict.get("elapsed", 0.0), 1e-9)
-            bar.set_postfix(qa=summary.qa_rows, failed=summary.clips_failed,
-                            rt=f"{summary.audio_seconds / elapsed:.1f}x")
+            bar.advance(n, summary)
             if on_chunk:
                 on_chunk(index)
     finally:
@@ -251,28 +198,3 @@ def run_local(recipe: dict[str, Any], stages: list[Stage], records: Iterable[Cli
         summary.stage_seconds[stage.name] = round(summary.stage_seconds.get(stage.name, 0.0)
                                                   + stage.model_seconds, 3)
     return summary, seen
-
-
-def pending_chunks(blocks: Iterable[list[ClipRecord]], state: BuildState,
-                   resumed: Callable[[dict[str, Any], int], None],
-                   seen: list[int]) -> Iterator[tuple[int, list[ClipRecord]]]:
-    """Yield ``(index, records)`` for chunks still to do; report committed ones on the way.
-
-    Shared by both engines: every chunk index goes into ``seen`` (finalize publishes those), and
-    for a chunk committed by an earlier run ``resumed(stats, n_clips)`` is called instead.
-    """
-    for index, block in enumerate(blocks):
-        seen.append(index)
-        ids = [r.clip_id for r in block]
-        if state.done(index, ids, inputs_digest(block)):
-            resumed(json.loads(state.part(index, "done.json").read_text())["stats"], len(block))
-            continue
-        yield index, block
-        del block  # as in ``chunked``: a committed chunk must not outlive its slot
-
-
-def state_for(out: Path, recipe: dict[str, Any], source_root: str, overwrite: bool) -> tuple[BuildState, bool]:
-    """Open the resume state of ``out`` for this recipe; True when resuming."""
-    state = BuildState(out)
-    resumed = state.open(fingerprint(recipe), source_root, overwrite)
-    return state, resumed

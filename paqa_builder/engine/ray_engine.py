@@ -50,7 +50,7 @@ import numpy as np
 from ..record import ClipRecord
 from ..stage import Stage
 from .chunks import assemble_chunk, chunked, encode_record
-from .local import BuildSummary, pending_chunks
+from .executor import BuildSummary, Progress, pending_chunks
 from .state import BuildState
 
 log = logging.getLogger("paqa_builder")
@@ -179,7 +179,6 @@ def run_ray(recipe: dict[str, Any], stages: list[Stage], records: Iterable[ClipR
     if unknown:
         raise ValueError(f"engine: unknown option(s) {sorted(unknown)} (known: {', '.join(sorted(ENGINE_KEYS))})")
     import ray
-    from tqdm import tqdm
 
     started_here = _init_ray(engine)
     # Ray Data logs every execution start/finish at INFO; our progress bar already reports progress.
@@ -190,12 +189,11 @@ def run_ray(recipe: dict[str, Any], stages: list[Stage], records: Iterable[ClipR
         group = max(1, int(engine.get("group_clips", 4096)) // size)
         summary, seen = BuildSummary(), []
         started = time.perf_counter()
-        bar = tqdm(total=total, unit="clip", disable=not progress, dynamic_ncols=True,
-                   desc="paqa-build[ray]", smoothing=0.1)
+        bar = Progress(total, progress, desc="paqa-build[ray]")
 
         def resumed(stats: dict[str, Any], n: int) -> None:
             summary.add(stats, resumed=True)
-            bar.update(n)
+            bar.advance(n)
 
         todo = pending_chunks(chunked(records, size), state, resumed, seen)
         while True:
@@ -256,7 +254,7 @@ def _run_group(chunks: list[tuple[int, list[ClipRecord]]], stages: list[Stage], 
             clips_pq, qa_pq, failures, stats = assemble_chunk(encoded)
             state.commit(index, expected.pop(index), clips_pq, qa_pq, failures, stats)
             summary.add(stats, resumed=False)
-            bar.update(len(encoded))
+            bar.advance(len(encoded), summary)
             if on_chunk:
                 on_chunk(index)
     if expected:  # a row never came back: better to stop than to publish a hole

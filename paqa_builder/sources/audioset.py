@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..audio_io import readable_duration
 from ..record import ClipRecord
 from .base import Source
 from .metadata import csv_rows, read_text
@@ -185,10 +184,23 @@ class AudioSetSource(Source):
                 return sorted(group, key=lambda c: str(c[0]))[0]
         return None
 
+    def count_clips(self) -> int | None:
+        """One record per labelled segment of a whole video, else one per window (headers only)."""
+        self._ensure_index()
+        total = 0
+        for _, path, row, _ in self._plan:
+            duration = self.duration_of(path)
+            if (row is not None and duration is not None and duration > row.end - row.start + FULL_VIDEO_SLACK_S
+                    and duration >= row.end - FULL_VIDEO_SLACK_S):
+                total += 1
+            else:
+                total += self.clips_in_file(path)
+        return total
+
     def _iter_records(self) -> Iterator[ClipRecord]:
         base = Path(self.root).resolve()
         for clip_id, path, row, parse in self._plan:
-            duration = readable_duration(path, self.longest_planned_s)
+            duration = self.duration_of(path)
             rel = str(path.relative_to(base))
             meta: dict[str, Any] = {"relpath": rel, "ytid": parse.ytid if parse else None,
                                     "naming": parse.pattern if parse else None}

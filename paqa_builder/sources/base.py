@@ -255,6 +255,28 @@ class Source(abc.ABC):
         return out
 
     # -- records -----------------------------------------------------------------------------
+    def count_clips(self) -> int | None:
+        """How many records iterating will yield, when the source can tell without decoding
+        audio (file headers, row counts); None when it cannot. The progress bar's total and ETA
+        come from it. The default cannot tell."""
+        return None
+
+    def duration_of(self, path: Path) -> float | None:
+        """Readable length of ``path`` in seconds (header, or a bounded decode), cached: counting
+        the clips and iterating them probe each file once."""
+        from ..audio_io import readable_duration
+
+        cache = self.__dict__.setdefault("_durations", {})
+        if path not in cache:
+            cache[path] = readable_duration(path, self.longest_planned_s)
+        return cache[path]
+
+    def clips_in_file(self, path: Path) -> int:
+        """Records ``file_records`` makes for ``path`` (its windows)."""
+        windows, _ = plan_windows(self.duration_of(path), self.window_s, self.hop_s, self.max_clip_s,
+                                  self.max_windows_per_file, self.min_window_s)
+        return len(windows)
+
     @property
     def longest_planned_s(self) -> float:
         """Seconds of a file the windows can ever reach: decoding a header-less file to learn its

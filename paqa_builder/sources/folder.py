@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..audio_io import readable_duration, safe_join
+from ..audio_io import safe_join
 from ..record import ClipRecord
 from .base import Source
 from .metadata import MetadataError, check_clip_id, csv_rows, read_text
@@ -175,6 +175,11 @@ class FolderSource(Source):
             add(clip_id_for(rel), path, {"path": rel})
         self._plan.sort(key=lambda item: item[0])
 
+    def count_clips(self) -> int | None:
+        """One record per window of every planned file (file headers only)."""
+        self._ensure_index()
+        return sum(self.clips_in_file(path) for _, path, _ in self._plan)
+
     def _iter_records(self) -> Iterator[ClipRecord]:
         base = Path(self.root).resolve()
         for clip_id, path, row in self._plan:
@@ -199,5 +204,5 @@ class FolderSource(Source):
                                   max_duration=length, labels=list(_labels), meta=dict(_meta),
                                   truth=json.loads(json.dumps(_truth)) if _truth is not None else None)
 
-            duration = readable_duration(path, self.longest_planned_s)
+            duration = self.duration_of(path)
             yield from self.file_records(clip_id, path, duration, make)
