@@ -64,10 +64,14 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
     src_params = dict(recipe.get("source") or {})
     kind = src_params.pop("kind", None)
     root = Path(source)
+    hub = str(source).startswith("hf://")
+    if hub and kind in (None, "auto"):
+        kind = "hf"  # hf://datasets/ORG/NAME[:config][@split]: streamed from the Hub
     if src is None:
-        if not root.exists():
+        if not hub and not root.exists():
             raise FileNotFoundError(f"--source {source}: no such file or directory")
-        check_out_apart(root, out)
+        if not hub:
+            check_out_apart(root, out)
         from .sources import check_source_params, detect_kind, make_source
 
         if kind in (None, "auto"):

@@ -28,7 +28,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "'paqa-build view OUT', 'paqa-build export-labelstudio OUT', "
                     "'paqa-build import-labelstudio EXPORT.json'.")
     p.add_argument("--source", required=True, help="source folder (AudioSet layout, any audio tree "
-                   "with optional manifest) or a datasets dataset path for --source-kind hf")
+                   "with optional manifest), a datasets dataset path for --source-kind hf, or "
+                   "hf://datasets/ORG/NAME[:config][@split] (streamed from the Hub)")
     p.add_argument("--out", required=True, help="output folder (a Hugging Face dataset repo layout)")
     p.add_argument("--recipe", default="portable",
                    help="recipe name in recipes/ or a YAML path (default: portable)")

@@ -7,6 +7,11 @@ Because a row has no file the decode stage could seek in, this source decodes wh
 hands each record over with ``audio`` already set (one row in memory at a time); the decode stage
 then only validates it. Long rows are cut into windows like files are. A row that cannot be
 decoded becomes a record with ``meta["source_error"]``, which the decode stage turns into a failure.
+
+Streaming (``streaming: true``, the default for ``hf://datasets/ORG/NAME[:config][@split]``) reads
+rows with ``datasets``' streaming mode, in the dataset's own order, one row in memory at a time and
+without downloading the whole dataset first; clip ids are the row index (``<split>_<index>``) or
+the ``id_column``, so a rerun finds the committed chunks again by id (resume by row index).
 """
 
 from __future__ import annotations
@@ -26,6 +31,21 @@ from .metadata import MetadataError, check_clip_id
 
 def _json_safe(info: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if isinstance(v, (str, int, float, bool)) or v is None else str(v)) for k, v in info.items()}
+
+
+HUB_PREFIX = "hf://datasets/"
+
+
+def parse_hub_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``hf://datasets/ORG/NAME[:config][@split]`` -> ``(ORG/NAME, config, split)``."""
+    if not uri.startswith(HUB_PREFIX):
+        raise ValueError(f"{uri}: a Hub dataset is written hf://datasets/ORG/NAME[:config][@split]")
+    rest = uri[len(HUB_PREFIX):].rstrip("/")
+    rest, _, split = rest.partition("@")
+    repo, _, config = rest.partition(":")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise ValueError(f"{uri}: the dataset must be ORG/NAME (hf://datasets/ORG/NAME[:config][@split])")
+    return repo, config or None, split or None
 
 
 class HFSource(Source):
@@ -48,6 +68,8 @@ class HFSource(Source):
             none for an in-memory dataset, whose rows must then carry bytes or arrays). A path
             outside it (absolute elsewhere, ``..``, a symlink out) is never opened: it would end up
             inside the built dataset, and on the Hub with ``--push-to-hub``.
+        streaming: read rows with ``datasets`` streaming (one row at a time, dataset order);
+            default true for ``hf://datasets/...`` sources, false otherwise.
         **params: window and label parameters of :class:`~paqa_builder.sources.base.Source`.
     """
 
@@ -59,10 +81,17 @@ class HFSource(Source):
                  config: str | None = None, split: str = "train", audio_column: str = "audio",
                  label_column: str | None = None, text_column: str | None = None,
                  speaker_column: str | None = None, id_column: str | None = None,
-                 files_root: str | Path | None = None, **params: Any) -> None:
+                 files_root: str | Path | None = None, streaming: bool | None = None,
+                 **params: Any) -> None:
         root = path if path is not None else root
         if root is None:
             raise ValueError("hf source needs a dataset path (root or path=...)")
+        if isinstance(root, str) and root.startswith(HUB_PREFIX):
+            root, uri_config, uri_split = parse_hub_uri(root)
+            config, split = uri_config or config, uri_split or split
+            streaming = True if streaming is None else streaming
+            name = name or root.split("/")[1]
+        self.streaming = bool(streaming)
         super().__init__(root, **params)
         self.config, self.split = config, split
         self.audio_column, self.label_column = audio_column, label_column
@@ -80,6 +109,8 @@ class HFSource(Source):
         root = self.root
         if isinstance(root, (datasets.Dataset, datasets.DatasetDict)):
             ds = root
+        elif self.streaming:
+            ds = datasets.load_dataset(str(root), self.config, split=self.split, streaming=True)
         elif Path(root).is_dir() and any((Path(root) / f).is_file() for f in
                                          ("state.json", "dataset_dict.json", "dataset_info.json")):
             ds = datasets.load_from_disk(str(root))
@@ -92,9 +123,9 @@ class HFSource(Source):
                 ds = next(iter(ds.values()))
             else:
                 raise ValueError(f"hf source: split {self.split!r} not in {sorted(ds)}")
-        if self.audio_column not in ds.column_names:
+        if ds.column_names is not None and self.audio_column not in ds.column_names:
             raise ValueError(f"hf source: no column {self.audio_column!r} (columns: {ds.column_names})")
-        if isinstance(ds.features.get(self.audio_column), datasets.Audio):
+        if isinstance((ds.features or {}).get(self.audio_column), datasets.Audio):
             # Our decoder handles bad rows one by one; the feature's decoder would raise mid-iteration.
             ds = ds.cast_column(self.audio_column, datasets.Audio(decode=False))
         return ds
@@ -108,6 +139,8 @@ class HFSource(Source):
         else:
             self.find_label_files([])
         self._ds = self._load()
+        if self.streaming:  # rows are met while iterating; nothing is listed up front
+            return
         n = len(self._ds)
         self._report["rows"] = n
         width = max(6, len(str(max(n - 1, 0))))
@@ -126,7 +159,7 @@ class HFSource(Source):
         if value is None:
             return []
         items = value if isinstance(value, (list, tuple)) else [value]
-        feature = self._ds.features.get(self.label_column)
+        feature = (self._ds.features or {}).get(self.label_column)
         inner = getattr(feature, "feature", feature)  # Sequence/List(ClassLabel) or ClassLabel
         names = inner.names if isinstance(inner, datasets.ClassLabel) else None
         out = [names[x] if names is not None and isinstance(x, int) else str(x) for x in items]
@@ -165,9 +198,30 @@ class HFSource(Source):
         rel = os.path.relpath(path, self.files_root) if os.path.isabs(path) else path
         return safe_join(self.files_root, rel)
 
+    def _rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """``(clip_id, row index, row)`` in the order records are made."""
+        if not self.streaming:
+            for clip_id, index in self._order:
+                yield clip_id, index, self._ds[index]
+            return
+        known = None
+        try:
+            known = self._ds.info.splits[self.split].num_examples
+        except (AttributeError, KeyError, TypeError):
+            pass
+        width = max(6, len(str(max((known or 1) - 1, 0))))  # the same ids as a non-streaming read
+        for index, row in enumerate(self._ds):
+            self._report["rows"] = index + 1
+            if self.id_column:
+                clip_id = str(row.get(self.id_column))
+                if (why := check_clip_id(clip_id)) is not None:
+                    raise MetadataError(f"{self.root}: row {index}: column {self.id_column!r}: {why}")
+            else:
+                clip_id = f"{self.split}_{index:0{width}d}"
+            yield clip_id, index, row
+
     def _iter_records(self) -> Iterator[ClipRecord]:
-        for clip_id, index in self._order:
-            row = self._ds[index]
+        for clip_id, index, row in self._rows():
             pseudo = f"hf://{self.name}/{self.split}/{index}"
             meta: dict[str, Any] = {"index": index, "split": self.split}
             if self.text_column and row.get(self.text_column) not in (None, ""):
