@@ -39,14 +39,14 @@ def _step_times(trainer) -> list[float]:
 
 def bench_steps(tiny: Path, steps: int) -> dict:
     """Mean step time (excluding the first step) of both trainers."""
+    from tiny_qwen2_audio import tiny_qa_dataset
     from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
     from trl import GRPOTrainer
 
     from hyper_train.config import PauseArgs, RewardArgs
-    from hyper_train.grpo import HyperGRPOTrainer, prepare_grpo_args
     from hyper_train.data import with_prompt
+    from hyper_train.grpo import HyperGRPOTrainer, prepare_grpo_args
     from hyper_train.rewards import build_rewards
-    from tiny_qwen2_audio import tiny_qa_dataset
 
     ds = with_prompt(tiny_qa_dataset(8))
     rewards = build_rewards(["accuracy", "format", "consistency", "length"], RewardArgs())
@@ -120,7 +120,6 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=151_700)
     args = parser.parse_args()
     import torch
-
     from tiny_qwen2_audio import build_tiny_qwen2_audio
 
     torch.manual_seed(0)

@@ -34,9 +34,9 @@ def main() -> None:
     """Print one markdown row per voice: clean WER, noisy WER, median F0."""
     from faster_whisper import WhisperModel
 
-    from paqa_builder.evaluation import metrics as M
     from paqa_builder import packaged_models as packaged
     from paqa_builder.backends.diarize_portable import median_f0
+    from paqa_builder.evaluation import metrics as M
     from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
     from paqa_builder.mixer.synth import background, mix_at_snr
 

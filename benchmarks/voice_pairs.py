@@ -19,8 +19,8 @@ import time
 
 def main() -> None:
     """Print, per voice set, the within-voice distances and every pair closest first."""
-    from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
     from paqa_builder.evaluation.voice_distance import measure_voice_distances
+    from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voice-set", action="append", choices=sorted(VOICE_SETS),

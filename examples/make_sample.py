@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from paqa_builder.audio_io import resample
-from paqa_builder.record import SAMPLE_RATE
 from paqa_builder.mixer.synth import VOICES, background, rms_db, speak
+from paqa_builder.record import SAMPLE_RATE
 
 CLIP_S = 10.0
 DEFAULT_ONTOLOGY = Path(__file__).resolve().parents[2] / "shared" / "audioset" / "ontology.json"
@@ -114,7 +114,7 @@ def render(spec: ClipSpec, seed: int) -> tuple[np.ndarray, dict]:
                              for x in turns]) if turns else None
     mix = speech.copy()
     backgrounds = []
-    for k, (kind, snr) in enumerate(spec.backgrounds):
+    for kind, snr in spec.backgrounds:
         bg = background(kind, CLIP_S, seed=int(rng.integers(1 << 31)))
         if active is not None:
             # SNR against *active* speech, so pauses between turns do not lower the figure.

@@ -4,8 +4,8 @@
 (``stage1_sft``, ``stage1_sft_full``, ``stage2_grpo``, ``eval``). Each command parses its
 dataclasses with TRL's ``TrlParser``: the YAML recipe sets defaults, flags override them. Keys are
 checked first: a key no dataclass has (in the recipe or as a flag) stops the command with one line
-that suggests the closest valid key. Heavy imports (torch, transformers, trl) happen inside the command, so ``--help`` of
-the top-level command and the package import stay cheap.
+that suggests the closest valid key. Heavy imports (torch, transformers, trl) happen inside the
+command, so ``--help`` of the top-level command and the package import stay cheap.
 """
 
 from __future__ import annotations

@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-from paqa_builder.chain import extract_answer
+from typing import Any
 
 from hyper_train.collator import _clean_messages
 from hyper_train.data import SAMPLE_RATE, decode_audio, load_qa, prompt_messages
 from hyper_train.rewards import answer_letter
+from paqa_builder.chain import extract_answer
 
 log = logging.getLogger(__name__)
 

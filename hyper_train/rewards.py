@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from difflib import SequenceMatcher
-from typing import Any, Callable
+from typing import Any
 
-from paqa_builder.chain import (LETTERS, PAUSE_TOKEN, extract_answer, format_score, parse, parse_env_lines,
-                                parse_speaker_lines)
+from paqa_builder.chain import (
+    LETTERS,
+    PAUSE_TOKEN,
+    extract_answer,
+    format_score,
+    parse,
+    parse_env_lines,
+    parse_speaker_lines,
+)
 
 
 def completion_text(completion: Any) -> str:

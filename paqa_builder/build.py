@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .engine.finalize import finalize
 from .engine.executor import BuildSummary, state_for
+from .engine.finalize import finalize
 from .engine.local import run_local
 from .engine.lock import out_lock
-from .engine.threads import single_thread_blas
 from .engine.pipeline import build_pipeline, check_stage_keys
 from .engine.state import BuildState, atomic_write_text
+from .engine.threads import single_thread_blas
 
 log = logging.getLogger("paqa_builder")
 

@@ -52,7 +52,7 @@ class Ontology:
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def load(cls, ontology_json: str | Path | None = None,
-             class_labels_csv: str | Path | None = None) -> "Ontology":
+             class_labels_csv: str | Path | None = None) -> Ontology:
         """Load from ``ontology.json`` and/or ``class_labels_indices.csv``; both may be absent."""
         from .sources.metadata import MetadataError, csv_rows, read_text
 

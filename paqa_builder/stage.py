@@ -39,7 +39,7 @@ class Stage(abc.ABC):
         self._ready = False
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 - an optional hook: most model-free stages need none
         """Load models once per worker. Called by the engine before the first batch."""
 
     def ensure_setup(self) -> None:
@@ -48,7 +48,7 @@ class Stage(abc.ABC):
             self.setup()
             self._ready = True
 
-    def check_available(self) -> None:
+    def check_available(self) -> None:  # noqa: B027 - optional: the default accepts everything
         """Raise ``RuntimeError`` with one actionable line if the models cannot be loaded.
 
         Runs before any audio is read, so a missing package, token or model file is reported at

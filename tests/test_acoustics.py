@@ -7,11 +7,10 @@ import time
 import numpy as np
 import pytest
 
+from paqa_builder.audio_io import rms_db as level_db
 from paqa_builder.mixer import synth
 from paqa_builder.record import ClipRecord, Turn, Word
-from paqa_builder.audio_io import rms_db as level_db
-from paqa_builder.stages.acoustics import (Acoustics, merge_spans, speaker_spans,
-                                           subtract_spans)
+from paqa_builder.stages.acoustics import Acoustics, merge_spans, speaker_spans, subtract_spans
 
 SR = 16_000
 

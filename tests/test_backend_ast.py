@@ -7,11 +7,12 @@ import pytest
 
 pytest.importorskip("transformers")
 
+from tiny_models import AUDIOSET_NAMES, build_ast  # noqa: E402
+
 from paqa_builder.backends.tag_ast import ASTTagger  # noqa: E402
+from paqa_builder.mixer.synth import background  # noqa: E402
 from paqa_builder.record import SAMPLE_RATE, BackgroundEvent, ClipRecord, Label  # noqa: E402
 from paqa_builder.registry import build_stage  # noqa: E402
-from paqa_builder.mixer.synth import background  # noqa: E402
-from tiny_models import AUDIOSET_NAMES, build_ast  # noqa: E402
 
 NAME_TO_MID = {name: mid for mid, name in AUDIOSET_NAMES.items()}
 

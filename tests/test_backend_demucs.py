@@ -7,12 +7,13 @@ import pytest
 
 pytest.importorskip("demucs")
 
+from tiny_models import build_demucs  # noqa: E402
+
 from paqa_builder.backends.separate_demucs import DemucsSeparator  # noqa: E402
 from paqa_builder.backends.stems import SNR_LIMIT_DB, stem_stats  # noqa: E402
+from paqa_builder.mixer.synth import background  # noqa: E402
 from paqa_builder.record import SAMPLE_RATE, ClipRecord  # noqa: E402
 from paqa_builder.registry import build_stage  # noqa: E402
-from paqa_builder.mixer.synth import background  # noqa: E402
-from tiny_models import build_demucs  # noqa: E402
 
 
 @pytest.fixture(scope="module")

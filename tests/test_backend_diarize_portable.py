@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder.mixer import synth
 from paqa_builder.backends._clustering import Clusters, cluster_embeddings, count_confidence
 from paqa_builder.backends.diarize_portable import PortableDiarizer, _merge_turns, _split, split_speakers
+from paqa_builder.mixer import synth
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
 
 SENTENCES = (

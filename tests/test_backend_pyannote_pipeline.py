@@ -11,11 +11,12 @@ import pytest
 
 pytest.importorskip("pyannote.audio")
 
+from tiny_models import build_pyannote_pipeline  # noqa: E402
+
 from paqa_builder.backends.diarize_pyannote import PyannoteDiarizer, overlap_regions  # noqa: E402
+from paqa_builder.mixer.synth import background  # noqa: E402
 from paqa_builder.record import SAMPLE_RATE, TRANSIENT_FIELDS, ClipRecord, Turn  # noqa: E402
 from paqa_builder.registry import build_stage  # noqa: E402
-from paqa_builder.mixer.synth import background  # noqa: E402
-from tiny_models import build_pyannote_pipeline  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder.mixer import synth
 from paqa_builder.backends.separate_dfn import DeepFilterNetSeparator
 from paqa_builder.backends.stems import speech_frames
+from paqa_builder.mixer import synth
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
 
 pytestmark = pytest.mark.skipif(not synth.espeak_available(), reason="espeak-ng not installed")

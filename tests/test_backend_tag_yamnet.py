@@ -7,10 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paqa_builder.mixer import synth
 from paqa_builder import packaged_models as packaged
-from paqa_builder.backends.tag_yamnet import (LOG_OFFSET, PATCH_HOP_S, YamnetTagger, _hz_to_mel,
-                                              frames_to_events, log_mel_patches)
+from paqa_builder.backends.tag_yamnet import (
+    LOG_OFFSET,
+    PATCH_HOP_S,
+    YamnetTagger,
+    _hz_to_mel,
+    frames_to_events,
+    log_mel_patches,
+)
+from paqa_builder.mixer import synth
 from paqa_builder.record import ClipRecord, Label
 
 SR = 16_000

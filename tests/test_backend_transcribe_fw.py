@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from paqa_builder.mixer import synth
 from paqa_builder import packaged_models as packaged
 from paqa_builder.backends.speakers import assign_words_to_speakers, word_turn_index
 from paqa_builder.backends.transcribe_fw import FasterWhisperTranscriber, asr_confidence
+from paqa_builder.mixer import synth
 from paqa_builder.record import ClipRecord, Turn, Word
 
 SR = 16_000

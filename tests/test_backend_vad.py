@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder.mixer import synth
 from paqa_builder.backends.vad_pyannote import PyannoteSegmentationVAD, packaged_segmentation_path
 from paqa_builder.backends.vad_silero import SileroVAD
+from paqa_builder.mixer import synth
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
 
 pytestmark = pytest.mark.skipif(not synth.espeak_available(), reason="espeak-ng not installed")

@@ -13,12 +13,13 @@ import pytest
 
 pytest.importorskip("whisperx")
 
+from tiny_models import build_wav2vec2_ctc, build_whisper_ct2, whisper_tokenizer_file  # noqa: E402
+
 from paqa_builder.backends.nltk_offline import RuleSentenceSplitter, punkt_available  # noqa: E402
 from paqa_builder.backends.transcribe_whisperx import WhisperXTranscriber  # noqa: E402
+from paqa_builder.mixer.synth import VOICES, espeak_available, speak  # noqa: E402
 from paqa_builder.record import SAMPLE_RATE, ClipRecord, Turn  # noqa: E402
 from paqa_builder.registry import build_stage  # noqa: E402
-from paqa_builder.mixer.synth import VOICES, espeak_available, speak  # noqa: E402
-from tiny_models import build_wav2vec2_ctc, build_whisper_ct2, whisper_tokenizer_file  # noqa: E402
 
 TOKENIZER = whisper_tokenizer_file()
 pytestmark = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder.mixer import synth
 from paqa_builder.backends import embed_campplus
+from paqa_builder.mixer import synth
 
 pytest.importorskip("speakerlab", reason="speakerlab-slim not installed (scripts/setup.sh installs it)")
 

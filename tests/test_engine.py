@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_source import NoiseSource as FakeSource  # noqa: E402
 
 from paqa_builder import chain
 from paqa_builder.build import build
 from paqa_builder.config import RecipeError, apply_override, load_recipe
 from paqa_builder.engine.pipeline import PipelineError, build_pipeline
 from paqa_builder.stage import Stage
-
-from fake_source import NoiseSource as FakeSource  # noqa: E402
 
 
 class FakeCheck(Stage):

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_source import NoiseSource  # noqa: E402
 
 from paqa_builder.build import build
 from paqa_builder.record import ClipRecord
 from paqa_builder.stage import Stage
-
-from fake_source import NoiseSource  # noqa: E402
 
 
 class Alive:

@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 
 from paqa_builder.backends.oracle import OraclePerception, merge_intervals, overlap_intervals
+from paqa_builder.mixer.synth import VOICES, espeak_available
 from paqa_builder.record import ClipRecord, Turn
 from paqa_builder.registry import build_stage
-from paqa_builder.mixer.synth import VOICES, espeak_available
 
 TRUTH = {
     "duration": 5.0, "speakers": ["spk_b", "spk_a"], "snr_db": 9.5,
@@ -134,8 +134,8 @@ def composed(scenes):
 @needs_espeak
 def test_oracle_qa_keys_match_ground_truth(composed):
     from paqa_builder import chain
-    from paqa_builder.compose.families.speakers import NUMBER_WORDS
     from paqa_builder.compose.facts import display_name
+    from paqa_builder.compose.families.speakers import NUMBER_WORDS
 
     records, truths = composed
     rows = [(r, q) for r in records for q in r.qa]

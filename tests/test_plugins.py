@@ -54,7 +54,8 @@ def test_build_with_plugin_source_backend_and_family(plugin_path, tmp_path):
     (src / "audio").mkdir(parents=True)
     t = np.arange(16000 * 7) / 16000
     for name, seconds in (("a", 4), ("b", 7)):
-        sf.write(src / "audio" / f"{name}.wav", (0.3 * np.sin(2 * np.pi * 440 * t[: 16000 * seconds])).astype(np.float32), 16000)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t[: 16000 * seconds])).astype(np.float32)
+        sf.write(src / "audio" / f"{name}.wav", tone, 16000)
     (src / "clips.txt").write_text("audio/b.wav\naudio/a.wav\n")
     recipe = tmp_path / "plugin.yaml"
     recipe.write_text(
@@ -70,10 +71,12 @@ def test_build_with_plugin_source_backend_and_family(plugin_path, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     import pyarrow.parquet as pq
 
-    clips = pq.read_table(next((out / "data" / "clips").glob("*.parquet")), columns=["clip_id", "source", "background", "provenance"]).to_pylist()
+    clips = pq.read_table(next((out / "data" / "clips").glob("*.parquet")),
+                          columns=["clip_id", "source", "background", "provenance"]).to_pylist()
     assert sorted(c["clip_id"] for c in clips) == ["a", "b"] and {c["source"] for c in clips} == {"pathlist"}
     assert all(c["background"][0]["label"] == "Hum" and "tag:constant" in c["provenance"] for c in clips)
-    qa = pq.read_table(next((out / "data" / "qa").glob("*.parquet")), columns=["clip_id", "task", "answer_text", "chain"]).to_pylist()
+    qa = pq.read_table(next((out / "data" / "qa").glob("*.parquet")),
+                       columns=["clip_id", "task", "answer_text", "chain"]).to_pylist()
     lengths = {q["clip_id"]: q["answer_text"] for q in qa if q["task"] == "clip_length"}
     assert lengths == {"a": "about 4 seconds", "b": "about 7 seconds"}
     assert {q["task"] for q in qa} == {"clip_length", "env_present"}

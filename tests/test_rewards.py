@@ -4,9 +4,17 @@ import json
 
 import pytest
 
+from hyper_train.rewards import (
+    accuracy_reward,
+    build_rewards,
+    consistency_checks,
+    consistency_reward,
+    format_reward,
+    length_score,
+    make_length_reward,
+    stated_letter,
+)
 from paqa_builder.chain import Chain, render
-from hyper_train.rewards import (accuracy_reward, build_rewards, consistency_checks, consistency_reward,
-                                 format_reward, length_score, make_length_reward, stated_letter)
 
 CHOICES = ["dog barking", "rain", "engine"]
 EVIDENCE = json.dumps({"transcript": "good morning everyone. thanks for coming",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from paqa_builder.registry import build_stage
 from paqa_builder.record import ClipRecord, Label
+from paqa_builder.registry import build_stage
 from paqa_builder.stages.source_tags import SourceLabelTagger, resolve_label
 
 ONTOLOGY = Path(__file__).resolve().parents[1] / "examples" / "audioset_sample" / "ontology.json"

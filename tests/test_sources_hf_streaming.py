@@ -26,8 +26,8 @@ def parquet_dataset(tmp_path_factory):
     for i, seconds in enumerate((3, 5, 36, 4, 2, 6, 3)):  # the 36 s row is cut into 4 windows
         buf = io.BytesIO()
         t = np.arange(16000 * seconds) / 16000
-        sf.write(buf, (0.2 * np.sin(2 * np.pi * (200 + 50 * i) * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32),
-                 16000, format="WAV")
+        wave = 0.2 * np.sin(2 * np.pi * (200 + 50 * i) * t) + 0.01 * rng.standard_normal(t.size)
+        sf.write(buf, wave.astype(np.float32), 16000, format="WAV")
         rows.append({"audio": {"bytes": buf.getvalue(), "path": f"r{i}.wav"}, "label": ["Sine wave", "Hum"][i % 2]})
     features = datasets.Features({"audio": datasets.Audio(sampling_rate=16000), "label": datasets.Value("string")})
     ds = datasets.Dataset.from_list(rows, features=features)
@@ -37,7 +37,8 @@ def parquet_dataset(tmp_path_factory):
 
 
 def _table(out: Path, kind: str, columns: list[str]) -> list[dict]:
-    return [r for p in sorted((out / "data" / kind).glob("*.parquet")) for r in pq.read_table(p, columns=columns).to_pylist()]
+    return [r for p in sorted((out / "data" / kind).glob("*.parquet"))
+            for r in pq.read_table(p, columns=columns).to_pylist()]
 
 
 def _build(args: list[str]) -> None:

@@ -144,9 +144,9 @@ def test_heldout_groups_and_seeds():
 
 
 def _corpus(root, groups):
-    from paqa_builder.mixer.synth import VOICES, speak
-
     import soundfile as sf
+
+    from paqa_builder.mixer.synth import VOICES, speak
 
     root.mkdir()
     lines = []

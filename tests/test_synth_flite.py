@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from paqa_builder.mixer import synth_flite
 from paqa_builder.audio_io import rms_db
+from paqa_builder.mixer import synth_flite
 from paqa_builder.mixer.synth import trim_silence
 from paqa_builder.mixer.synth_flite import FLITE_VOICES, FestivalVoice, FliteVoice
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from paqa_builder.mixer import synth
 from paqa_builder import packaged_models as packaged
+from paqa_builder.mixer import synth
 from paqa_builder.mixer.synth_kokoro import KOKORO_VOICES, KokoroVoice, kokoro_available, phonemize
 
 SR = 16_000

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from hyper_train.data import (
+    convert_benchmark_row,
+    convert_upstream_row,
+    decode_audio,
+    load_qa,
+    split_question,
+    with_prompt,
+)
 from paqa_builder.chain import parse, validate
-from hyper_train.data import (convert_benchmark_row, convert_upstream_row, decode_audio, load_qa,
-                              split_question, with_prompt)
 
 UPSTREAM = {
     "instruction": "<audio>Who speaks first? (a) a child (b) a teacher (c) nobody (d) a dog",

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tiny_qwen2_audio import build_tiny_qwen2_audio
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from paqa_builder.chain import extract_answer
 from hyper_train.evaluate import evaluate, score
+from paqa_builder.chain import extract_answer
 
 ROWS = [
     {"id": "1", "task": "sound", "question": "q", "choices": ["rain", "dog"], "answer": "A"},

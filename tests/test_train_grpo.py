@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from tiny_qwen2_audio import build_tiny_qwen2_audio, tiny_qa_dataset
 
 

@@ -2,12 +2,11 @@
 
 import pytest
 import torch
-
 from tiny_qwen2_audio import build_tiny_qwen2_audio, tiny_qa_dataset
 
-from paqa_builder.chain import PAUSE_TOKEN
 from hyper_train.collator import IGNORE_INDEX, AudioChatCollator
 from hyper_train.tokens import add_hyper_tokens, token_id
+from paqa_builder.chain import PAUSE_TOKEN
 
 
 @pytest.fixture(scope="module")

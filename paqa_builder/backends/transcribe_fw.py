@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import packaged_models as packaged
 from ..record import ClipRecord, Word
 from ..stages.slots import Transcriber
-from .. import packaged_models as packaged
 from .speakers import assign_words_to_speakers
 from .stems import asr_input
 

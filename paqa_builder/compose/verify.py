@@ -24,7 +24,6 @@ from .facts import build_facts
 from .families import families
 from .question import Ctx
 
-
 _FAMILIES: dict | None = None
 
 

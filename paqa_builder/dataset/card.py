@@ -109,7 +109,7 @@ def _read_column_stats(out: Path) -> dict[str, Any]:
         stats["snr"] += [d for d in table["snr_db"].to_pylist() if d is not None]
         stats["speakers"].update(n for n in table["num_speakers"].to_pylist() if n is not None)
         for prov in table["provenance"].to_pylist():
-            for fld, who in json.loads(prov or "{}").items():
+            for who in json.loads(prov or "{}").values():
                 stats["providers"][who] += 1
     return stats
 

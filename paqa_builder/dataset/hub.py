@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 UPLOAD_IGNORE = [".*", ".*/**", "**/.*", "**/.*/**", "labelstudio/**", "eval/**"]
 """Never uploaded: every hidden file or folder at any depth: the resume state (``.paqa_state``),
 the writer lock (``.paqa_lock``) and temporary files a killed run left (``.name.tmp-PID``); and the

@@ -14,11 +14,12 @@ The local engine calls ``encode_chunk`` (both halves); the Ray engine calls ``en
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from ..record import ClipRecord
 from ..dataset.rows import SPLITS, clip_row, failure_row, features, flac_bytes, group_id, qa_rows, split_of
+from ..record import ClipRecord
 
 
 def chunked(records: Iterable[ClipRecord], size: int) -> Iterator[list[ClipRecord]]:

@@ -1,8 +1,8 @@
 """Turning committed chunk parts into the published dataset: shards, failures.jsonl, card.
 
 Shards are written into ``.paqa_state/staging`` and published by ``publish.py`` (interim card,
-atomic exchange of ``data/``, final card), so ``load_dataset(out)`` works at every instant. Rows are streamed part by part, so memory
-does not grow with the dataset. Shard names follow the Hub convention
+atomic exchange of ``data/``, final card), so ``load_dataset(out)`` works at every instant. Rows are
+streamed part by part, so memory does not grow with the dataset. Shard names follow the Hub convention
 ``{split}-{i:05d}-of-{n:05d}.parquet``. An empty split gets no shard (``datasets`` refuses a split
 with no rows) and the card lists only the splits that have rows.
 """
@@ -64,7 +64,8 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[
             writer: Any = None
             shard, in_shard = 0, 0
 
-            def open_shard(i: int) -> Any:
+            def open_shard(i: int, folder: Any = folder, split: str = split, n_shards: int = n_shards,
+                           schema: Any = schema) -> Any:
                 path = folder / f"{split}-{i:05d}-of-{n_shards:05d}.parquet"
                 return pq.ParquetWriter(path, schema, compression="zstd")
 

@@ -1,7 +1,9 @@
 """Building and checking the stage list of a recipe, and running a chunk of records through it.
 
-Shared by the local and the Ray engines so that both build exactly the same stages. ``build_pipeline`` checks, before any audio is read, that every field a stage reads is
-written by the source or an earlier stage, and that every backend can load its models.
+Shared by the local and the Ray engines so that both build exactly the same stages.
+``build_pipeline`` checks, before any audio is read, that every key of a stage section is one its
+backend takes, that every field a stage reads is written by the source or an earlier stage, and
+that every backend can load its models.
 """
 
 from __future__ import annotations

@@ -42,8 +42,9 @@ import logging
 import pickle
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 

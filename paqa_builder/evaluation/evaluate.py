@@ -29,13 +29,14 @@ import argparse
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..dataset.rows import plain
+from ..record import ClipRecord, Label
 from . import metrics as M
 from .report import summary_table, task_table, write_report
-from ..record import ClipRecord, Label
 
 VerifyFn = Callable[[dict[str, Any], ClipRecord], "bool | None"]
 

@@ -8,8 +8,9 @@ so that small cases can be computed by hand in tests. DER uses ``pyannote.metric
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from ..spelling import spelling_key
 
@@ -82,7 +83,7 @@ class WerCounts:
             return None
         return (self.substitutions + self.deletions + self.insertions) / self.ref_words
 
-    def __add__(self, other: "WerCounts") -> "WerCounts":
+    def __add__(self, other: WerCounts) -> WerCounts:
         return WerCounts(self.hits + other.hits, self.substitutions + other.substitutions,
                          self.deletions + other.deletions, self.insertions + other.insertions)
 

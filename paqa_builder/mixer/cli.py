@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+
 def _default_recipe() -> Path:
     from ..config import RECIPE_DIR
 

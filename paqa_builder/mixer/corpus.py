@@ -12,8 +12,8 @@ Background layouts:
 
 * a label file at the root (``labels.jsonl``/``labels.csv``/``manifest.jsonl``/``manifest.csv``) with
   ``path`` (or ``fname``) and either ``label`` (+ ``mid``), one class, or ``labels`` (+ ``mids``), a
-  JSON list or a ``;``- or ``,``-separated string; FSD50K's ``FSD50K.ground_truth/{dev,eval}.csv`` (``fname,labels,mids``) is found
-  below the root too and matched to audio by file stem;
+  JSON list or a ``;``- or ``,``-separated string; FSD50K's ``FSD50K.ground_truth/{dev,eval}.csv``
+  (``fname,labels,mids``) is found below the root too and matched to audio by file stem;
 * otherwise subfolders as labels (MUSAN style: ``noise/…``, ``music/…``).
 
 Clips whose labels name the human voice (AudioSet speech mids, "speech", "singing", …) are dropped:
@@ -27,7 +27,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
 
 from ..ontology import SPEECH_MIDS
 

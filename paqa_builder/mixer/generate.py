@@ -30,8 +30,8 @@ class SpeakingVoice(Protocol):
 
 
 def _kokoro_voices() -> tuple[SpeakingVoice, ...]:
-    from .synth_kokoro import KOKORO_VOICES, kokoro_available
     from ..packaged_models import KOKORO_INSTALL_HINT
+    from .synth_kokoro import KOKORO_VOICES, kokoro_available
 
     if not kokoro_available():
         raise RuntimeError("the kokoro and hybrid voice sets need the Kokoro model packages: "

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .synth import trim_silence
 from ..audio_io import load_audio, rms_db
 from .corpus import BackgroundClip, Utterance
+from .synth import trim_silence
 
 SPEECH_REF_DB = -20.0
 """Active-speech RMS (dBFS) every utterance is scaled to before per-speaker gains."""
@@ -75,7 +76,7 @@ class MixRecipe:
     """Also write the speech and background stems (``stems/<id>.speech.flac``) for exact SNR."""
 
     @classmethod
-    def from_dict(cls, params: dict[str, Any]) -> "MixRecipe":
+    def from_dict(cls, params: dict[str, Any]) -> MixRecipe:
         """Build from a recipe mapping; unknown keys raise ``ValueError`` naming the known ones."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(params) - known)

@@ -88,7 +88,7 @@ class _Model:
     """The ONNX session, vocabulary and style table, loaded once per process (thread-safe)."""
 
     _lock = threading.Lock()
-    _loaded: "_Model | None" = None
+    _loaded: _Model | None = None
 
     def __init__(self) -> None:
         import onnxruntime as ort
@@ -106,7 +106,7 @@ class _Model:
             self.styles: dict[str, np.ndarray] = {k: table[k] for k in table.files}
 
     @classmethod
-    def get(cls) -> "_Model":
+    def get(cls) -> _Model:
         with cls._lock:
             if cls._loaded is None:
                 cls._loaded = cls()

@@ -17,6 +17,7 @@ from ..audio_io import SILENCE_DB, rms_db
 from ..record import ClipRecord, Turn
 from ..stage import Stage
 
+
 def peak_db(x: np.ndarray) -> float:
     """Sample peak in dBFS; -120 for silence."""
     peak = float(np.max(np.abs(x))) if x.size else 0.0

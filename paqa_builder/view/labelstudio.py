@@ -97,19 +97,22 @@ def export_tasks(out: str | Path, to: str | Path | None = None,
             tasks.append({"data": {"audio": audio_url_prefix + name, "clip_id": cid,
                                    "paqa_audio_file": f"audio/{name}",
                                    "duration": float(row.get("duration") or 0.0),
-                                   "split": row.get("split"), "label_mids": mids, "transcript": row.get("transcript") or "",
+                                   "split": row.get("split"), "label_mids": mids,
+                                   "transcript": row.get("transcript") or "",
                                    "questions": text or "(no questions)"},
                           "predictions": [{"model_version": "paqa-build", "result": _predictions(row),
                                            "score": row.get("speaker_count_confidence")}]})
     names = sorted(speakers)
     n = len(names)
-    names += [f"SPEAKER_{i:02d}" for i in range(n, n + 64) if f"SPEAKER_{i:02d}" not in speakers][:max(0, most + SPARE_SPEAKERS - n)]
+    spare = [f"SPEAKER_{i:02d}" for i in range(n, n + 64) if f"SPEAKER_{i:02d}" not in speakers]
+    names += spare[:max(0, most + SPARE_SPEAKERS - n)]
     (to / "tasks.json").write_text(json.dumps(tasks, indent=1), encoding="utf-8")
     (to / "label_config.xml").write_text(label_config(names, sorted(backgrounds)), encoding="utf-8")
     (to / "README.txt").write_text(
         "Label Studio audit of a PAQA build\n\n"
         f"1. Start Label Studio with local files served from this folder:\n"
-        f"   LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={to.resolve()} label-studio\n"
+        "   LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true \\\n"
+        f"   LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={to.resolve()} label-studio\n"
         "2. Create a project, paste label_config.xml as its labelling interface, import tasks.json.\n"
         "3. Correct the pre-annotated regions, then export the project as JSON.\n"
         "4. paqa-build import-labelstudio EXPORT.json --export-dir THIS_FOLDER --to truth/\n"

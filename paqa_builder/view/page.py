@@ -203,8 +203,10 @@ labels: {labels}</p>
 <section id="player">
 <audio id="audio" controls preload="auto" src="{src}"></audio>
 <div id="timeline">
-<div class="lane wave"><span class="lane-name">waveform</span><div class="track"><canvas id="wave" height="70"></canvas></div></div>
-<div class="lane spec"><span class="lane-name">spectrogram</span><div class="track"><img id="spec" alt="spectrogram" src="{esc(spectrogram_href)}"></div></div>
+<div class="lane wave"><span class="lane-name">waveform</span>
+<div class="track"><canvas id="wave" height="70"></canvas></div></div>
+<div class="lane spec"><span class="lane-name">spectrogram</span>
+<div class="track"><img id="spec" alt="spectrogram" src="{esc(spectrogram_href)}"></div></div>
 {lanes}
 <div id="highlight" hidden></div><div id="cursor"></div>
 </div>
@@ -212,7 +214,8 @@ labels: {labels}</p>
 <section><h2>Transcript</h2>{words}</section>
 <section class="cols"><div><h2>Acoustics and confidence</h2>{facts_html(row, clip_eval)}</div>
 <div><h2>Provenance</h2>{provenance_html(row)}</div></section>
-<section><h2>Questions ({len(questions)})</h2>{qs or '<p class="muted">no question was asked about this clip</p>'}</section>
+<section><h2>Questions ({len(questions)})</h2>
+{qs or '<p class="muted">no question was asked about this clip</p>'}</section>
 <script id="clip-data" type="application/json">{script_json(data)}</script>
 <script src="{ASSETS}/view.js"></script>
 </body></html>

@@ -253,6 +253,9 @@ def index_page(build: Build, entries: list[dict[str, Any]], chunks: list[str]) -
         ev = (f"<p>Evaluated against the truth in <code>{esc(truth_name)}</code>: "
               f"{sum(1 for v in build.outcomes.values() if not v)} wrong keys of {len(build.outcomes)} "
               f"checked (answer-key accuracy {esc(keys.get('accuracy'))}).</p>")
+    top_labels = dict(sorted(labels.items(), key=lambda kv: -kv[1])[:15])
+    fail_table = (f"<table><tr><th>clip</th><th>kind</th><th>stage</th><th>reason</th></tr>{fail_rows}</table>"
+                  if fail_rows else '<p class="muted">none</p>')
     wrong_box = '<label><input type="checkbox" id="f-wrong"> wrong keys only</label>' if has_eval else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -261,7 +264,8 @@ def index_page(build: Build, entries: list[dict[str, Any]], chunks: list[str]) -
 <h1>{esc(build.root.name)} <small>PAQA viewer</small></h1>
 <p>{len(entries)} clips, {sum(tasks.values())} questions, {len(failed)} failed and {len(gated)} gated clips.</p>
 {ev}
-<section class="counts">{_count_table("split", splits)}{_count_table("task", tasks)}{_count_table("label (clips with questions)", dict(sorted(labels.items(), key=lambda kv: -kv[1])[:15]))}</section>
+<section class="counts">{_count_table("split", splits)}{_count_table("task", tasks)}
+{_count_table("label (clips with questions)", top_labels)}</section>
 <h2>Clips</h2>
 <div class="filters">
 {_options("f-task", sorted(tasks), "task")}{_options("f-split", sorted(splits), "split")}
@@ -269,11 +273,12 @@ def index_page(build: Build, entries: list[dict[str, Any]], chunks: list[str]) -
 <label><input type="checkbox" id="f-low"> low confidence only</label>{wrong_box}
 <input type="search" id="f-q" placeholder="search clip id or transcript">
 </div>
-<div id="pager"><button class="prev">previous</button><span class="where"></span><button class="next">next</button></div>
+<div id="pager"><button class="prev">previous</button><span class="where"></span>
+<button class="next">next</button></div>
 <table id="clips"><thead><tr><th>clip</th><th>split</th><th>duration</th><th>speakers (conf.)</th><th>SNR</th>
 <th>questions</th><th>tasks</th><th>flags</th><th>transcript | labels</th></tr></thead><tbody></tbody></table>
 <h2>Failed and gated clips ({len(build.failures)})</h2>
-{f'<table><tr><th>clip</th><th>kind</th><th>stage</th><th>reason</th></tr>{fail_rows}</table>' if fail_rows else '<p class="muted">none</p>'}
+{fail_table}
 <script id="index-meta" type="application/json">{script_json(meta)}</script>
 <script src="assets/view.js"></script>
 </body></html>
