@@ -36,7 +36,8 @@ def test_trainer_key_typos_fail_fast(tmp_path, capsys):
     from hyper_train.cli import main as train
 
     assert train(["eval", "--config", "eval", "--modle_path", "x"]) == 2
-    assert capsys.readouterr().err.strip() == "hyper-train eval: error: unknown flag --modle_path; did you mean --model_path?"
+    assert capsys.readouterr().err.strip() == ("hyper-train eval: error: unknown flag --modle_path; "
+                                               "did you mean --model_path?")
     recipe = tmp_path / "sft.yaml"
     recipe.write_text("model_name_or_path: x\nlearnin_rate: 0.001\n")
     assert train(["stage1", "--config", str(recipe)]) == 2
