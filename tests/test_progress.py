@@ -25,7 +25,11 @@ def test_counts_equal_the_records_iterated(tmp_path):
     src = make_source("folder", folder, window_s=10.0, max_clip_s=30.0)
     records = list(src)
     assert src.count_clips() == len(records) == 1 + 7 + 1  # 65 s cut into 10 s windows (the last 5 s)
-    assert make_source("hf", folder / "nothing-to-count").count_clips() is None
+    import datasets
+
+    rows = [{"audio": {"array": np.zeros(16000 * k, np.float32) + 0.01, "sampling_rate": 16000}} for k in (2, 3, 4)]
+    src = make_source("hf", datasets.Dataset.from_list(rows))
+    assert src.count_clips() == len(list(src)) == 3  # a known length: the rows
 
 
 def test_bar_shows_total_and_eta(tmp_path):

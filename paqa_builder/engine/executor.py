@@ -88,6 +88,8 @@ class Progress:
         """Count ``n`` clips done (thread-safe); with ``summary``, refresh the postfix."""
         with self.lock:
             self._learn_total()
+            if self.bar.total is not None and self.bar.n + n > self.bar.total:
+                self.bar.total = self.bar.n + n  # a count of rows, and a row gave several windows
             self.bar.update(n)
             if summary is not None:
                 elapsed = max(self.bar.format_dict.get("elapsed", 0.0), 1e-9)

@@ -198,6 +198,17 @@ class HFSource(Source):
         rel = os.path.relpath(path, self.files_root) if os.path.isabs(path) else path
         return safe_join(self.files_root, rel)
 
+    def count_clips(self) -> int | None:
+        """The number of rows when the dataset knows it (a row longer than ``max_clip_s`` makes
+        several windows: the progress bar then grows its total as it meets them)."""
+        self._ensure_index()
+        if not self.streaming:
+            return len(self._ds)
+        try:
+            return int(self._ds.info.splits[self.split].num_examples)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None
+
     def _rows(self) -> Iterator[tuple[str, int, dict[str, Any]]]:
         """``(clip_id, row index, row)`` in the order records are made."""
         if not self.streaming:
