@@ -26,7 +26,7 @@ from trl import GRPOTrainer  # this module is imported lazily by the CLI, only f
 from hyper_train.collator import _clean_messages
 from hyper_train.data import SAMPLE_RATE, decode_audio, load_qa, with_prompt
 from hyper_train.model import load_model_and_processor, lora_config, save_final
-from hyper_train.pause import group_confidence_weights, lowest_window_confidence, pause_processor_from_args
+from hyper_train.pause import local_confidence_weights, lowest_window_confidence, pause_processor_from_args
 from hyper_train.rewards import build_rewards
 from hyper_train.tokens import token_id
 
@@ -132,17 +132,23 @@ class HyperGRPOTrainer(GRPOTrainer):
             output["input_features"], output["feature_attention_mask"] = self._scoring_audio
         finally:
             self._scoring_audio, self._rollout_audio = None, None
-        conf = self._rollout_confidence
-        if conf is not None and getattr(self.reward_args, "confidence_weighting", False):
-            group = self.num_generations if self.model.training else self.num_generations_eval
-            clip = tuple(self.reward_args.confidence_clip)
-            weights = group_confidence_weights(conf, group, clip).to(output["advantages"].device)
-            output["advantages"] = output["advantages"] * (weights if output["advantages"].dim() == 1
-                                                           else weights[:, None])
-            self._metrics["train" if self.model.training else "eval"]["deepconf/weight_std"].append(
-                float(weights.std()) if weights.numel() > 1 else 0.0)
+        self._apply_confidence(output, self._rollout_confidence)
         self._rollout_confidence = None
         return output
+
+    def _apply_confidence(self, output: dict[str, Any], conf: torch.Tensor | None) -> None:
+        """DeepConf: scale each completion's advantage by its confidence relative to its group
+        (groups may span processes: see ``pause.local_confidence_weights``)."""
+        if conf is None or not getattr(self.reward_args, "confidence_weighting", False):
+            return
+        group = self.num_generations if self.model.training else self.num_generations_eval
+        clip = tuple(self.reward_args.confidence_clip)
+        weights = local_confidence_weights(conf.to(output["advantages"].device), self.accelerator.gather,
+                                           self.accelerator.process_index, group, clip)
+        output["advantages"] = output["advantages"] * (weights if output["advantages"].dim() == 1
+                                                       else weights[:, None])
+        self._metrics["train" if self.model.training else "eval"]["deepconf/weight_std"].append(
+            float(weights.std()) if weights.numel() > 1 else 0.0)
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         if inputs.get("input_features") is None:

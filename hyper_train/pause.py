@@ -149,6 +149,20 @@ def group_confidence_weights(conf: torch.Tensor, group_size: int, clip: tuple[fl
     return weights.clamp(clip[0], clip[1]).view(-1)
 
 
+def local_confidence_weights(conf_local: torch.Tensor, gather: Any, process_index: int, group_size: int,
+                             clip: tuple[float, float]) -> torch.Tensor:
+    """This process's completions' weights, computed over every process's completions.
+
+    GRPO groups ``group_size`` consecutive completions of one prompt, and with several processes a
+    group can span them (each process generates a slice of the global batch). So the confidences
+    are gathered (``gather``: ``accelerator.gather``), weighted per global group, and the weights
+    of this process's slice (``process_index``) are returned, as TRL slices the advantages."""
+    conf_all = gather(conf_local.contiguous())
+    weights = group_confidence_weights(conf_all, group_size, clip)
+    n = conf_local.numel()
+    return weights[process_index * n:(process_index + 1) * n]
+
+
 def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: int = 0) -> PauseLogitsProcessor:
     """Build the processor from a ``PauseArgs``."""
     return PauseLogitsProcessor(pause_id, quantile=pause_args.pause_quantile,

@@ -100,3 +100,41 @@ def test_lowest_window_confidence_and_group_weights():
     assert low.tolist() == [1.0, 4.0]
     w = group_confidence_weights(torch.tensor([1.0, 3.0, 0.0, 0.0]), 2, (0.5, 1.5))
     assert w.tolist() == [0.5, 1.5, 1.0, 1.0]
+
+
+def test_confidence_weights_when_a_group_spans_two_processes():
+    from hyper_train.pause import local_confidence_weights
+
+    conf = torch.tensor([1.0, 3.0, 2.0, 2.0])  # one group of 4 generations, split over 2 processes
+    slices = [conf[:2], conf[2:]]
+
+    def gather(_local):  # what accelerator.gather returns on every process
+        return torch.cat(slices)
+
+    clip = (0.1, 10.0)
+    whole = group_confidence_weights(conf, 4, clip)  # mean 2: [0.5, 1.5, 1, 1]
+    assert torch.allclose(whole, torch.tensor([0.5, 1.5, 1.0, 1.0]))
+    for rank in (0, 1):  # the old per-process view(-1, 4) raised "shape '[-1, 4]' is invalid"
+        got = local_confidence_weights(slices[rank], gather, rank, 4, clip)
+        assert torch.allclose(got, whole[2 * rank:2 * rank + 2])
+
+
+def test_advantages_are_scaled_by_the_confidence_weights():
+    from types import SimpleNamespace
+
+    from hyper_train.grpo import HyperGRPOTrainer
+
+    metrics = {"train": {"deepconf/weight_std": []}}
+    fake = SimpleNamespace(
+        reward_args=SimpleNamespace(confidence_weighting=True, confidence_clip=(0.5, 1.5)),
+        num_generations=2, num_generations_eval=2, model=SimpleNamespace(training=True),
+        accelerator=SimpleNamespace(gather=lambda x: x, process_index=0), _metrics=metrics)
+    output = {"advantages": torch.tensor([1.0, -1.0, 2.0, -2.0])}
+    HyperGRPOTrainer._apply_confidence(fake, output, torch.tensor([1.0, 3.0, 4.0, 4.0]))
+    # group 1: mean 2 -> weights 0.5, 1.5; group 2: equal confidences -> 1, 1
+    assert torch.allclose(output["advantages"], torch.tensor([0.5, -1.5, 2.0, -2.0]))
+    assert metrics["train"]["deepconf/weight_std"] and metrics["train"]["deepconf/weight_std"][0] > 0
+    off = {"advantages": torch.tensor([1.0, -1.0])}
+    fake.reward_args.confidence_weighting = False
+    HyperGRPOTrainer._apply_confidence(fake, off, torch.tensor([1.0, 3.0]))
+    assert torch.equal(off["advantages"], torch.tensor([1.0, -1.0]))
