@@ -22,7 +22,8 @@ def _f(default, help: str, **kw):
 class DataArgs:
     """Where training/eval rows come from (see ``hyper_train.data``)."""
 
-    train_data: str | None = _f(None, "Built PAQA folder, Hub dataset id, or upstream HyPeR JSONL / MMAU-style JSON.")
+    train_data: str | None = _f(None, "Built PAQA folder, Hub dataset id, or upstream HyPeR JSONL / MMAU-style "
+                                      "JSON; several, comma-separated, are mixed.")
     train_split: str = _f("train", "Split of train_data to train on (PAQA folders: train/validation/test).")
     eval_data: str | None = _f(None, "Optional held-out set for the trainer's eval loop (same forms as train_data).")
     eval_split: str = _f("validation", "Split of eval_data.")

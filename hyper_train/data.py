@@ -171,17 +171,39 @@ def _read_json_rows(path: Path) -> list[dict[str, Any]]:
     return list(data.values()) if isinstance(data, dict) else data
 
 
+_SOURCE_FORMS = "a built PAQA folder, a Hub dataset id ORG/NAME, or a .json/.jsonl file"
+
+
+def _is_hub_id(source: str) -> bool:
+    """``ORG/NAME`` exactly (what ``datasets.load_dataset`` fetches from the Hub)."""
+    import re
+
+    return re.fullmatch(r"[\w.-]+/[\w.-]+", source) is not None and not source.endswith((".json", ".jsonl"))
+
+
 def load_qa(source: str, split: str = "train", audio_root: str | None = None,
             max_samples: int | None = None, require_audio: bool = True):
     """Load ``source`` as a ``datasets.Dataset`` of qa rows (see module docstring).
 
-    ``source`` is a built PAQA folder, a Hub dataset id, or a ``.json``/``.jsonl`` file.
+    ``source`` is a built PAQA folder, a Hub dataset id, or a ``.json``/``.jsonl`` file; several
+    comma-separated sources are mixed (concatenated on their common columns, in the order given).
     ``audio_root`` resolves relative audio paths of JSON rows; with ``require_audio`` rows whose
     audio file is missing are dropped (and counted in the log), since they would fail mid-training.
+    A missing local path or an empty value is a one-line error naming it.
     """
     import datasets
 
+    source = str(source or "").strip()
+    if not source:
+        raise ValueError(f"no data given: expected {_SOURCE_FORMS}")
+    if "," in source:
+        parts = [load_qa(s, split, audio_root, None, require_audio) for s in source.split(",") if s.strip()]
+        common = [c for c in parts[0].column_names if all(c in p.column_names for p in parts)]
+        ds = datasets.concatenate_datasets([p.select_columns(common) for p in parts])
+        return ds.select(range(min(max_samples, len(ds)))) if max_samples is not None else ds
     path = Path(source)
+    if not path.exists() and not _is_hub_id(source):
+        raise FileNotFoundError(f"{source}: no such file or folder (expected {_SOURCE_FORMS})")
     if path.suffix in (".json", ".jsonl") and path.is_file():
         raw = _read_json_rows(path)
         convert = convert_upstream_row if raw and "instruction" in raw[0] else convert_benchmark_row

@@ -85,12 +85,23 @@ def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: boo
 
 
 def evaluate(rows: Any, generate: GenerateFn, batch_size: int = 4,
-             predictions: str | None = None) -> dict[str, Any]:
-    """Generate for every row in batches, score, write ``predictions`` (JSONL) and its metrics JSON."""
+             predictions: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """Generate for every row in batches, score, write ``predictions`` (JSONL) and its metrics JSON.
+
+    A progress bar (questions done, rate, time left, running accuracy) is shown while it runs."""
+    from tqdm import tqdm
+
     rows = list(rows)
     outputs: list[str] = []
-    for start in range(0, len(rows), batch_size):
-        outputs += generate(rows[start:start + batch_size])
+    correct = 0
+    with tqdm(total=len(rows), unit="q", desc="hyper-train eval", disable=not progress, dynamic_ncols=True) as bar:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            texts = generate(batch)
+            outputs += texts
+            correct += sum(r["correct"] for r in score(batch, texts)[0])
+            bar.update(len(batch))
+            bar.set_postfix(acc=f"{correct / len(outputs):.3f}")
     records, metrics = score(rows, outputs)
     if predictions:
         path = Path(predictions)

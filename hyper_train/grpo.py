@@ -224,13 +224,17 @@ def build_grpo_trainer(grpo_args: Any, model_args: Any, data_args: Any, hyper_ar
         train_dataset = load_qa(data_args.train_data, data_args.train_split, data_args.audio_root,
                                 data_args.max_train_samples)
     train_dataset = with_prompt(train_dataset)
+    eval_dataset = None
+    if data_args.eval_data:  # the trainer's eval loop (eval_strategy) scores rollouts on it
+        eval_dataset = with_prompt(load_qa(data_args.eval_data, data_args.eval_split, data_args.audio_root,
+                                           data_args.max_eval_samples))
     rewards = build_rewards(reward_args.reward_names, reward_args)
     if grpo_args.reward_weights is not None and len(grpo_args.reward_weights) != len(rewards):
         raise ValueError(f"{len(grpo_args.reward_weights)} reward_weights for {len(rewards)} reward_names")
     peft = lora_config(model_args, hyper_args, list(token_ids.values())) if model_args.use_peft else None
     return HyperGRPOTrainer(model=model, reward_funcs=rewards, args=prepare_grpo_args(grpo_args),
-                            train_dataset=train_dataset, processing_class=processor, peft_config=peft,
-                            pause_args=pause_args, reward_args=reward_args)
+                            train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=processor,
+                            peft_config=peft, pause_args=pause_args, reward_args=reward_args)
 
 
 def run_stage2(grpo_args: Any, model_args: Any, data_args: Any, hyper_args: Any, pause_args: Any,

@@ -85,3 +85,24 @@ def test_load_paqa_folder_split(tmp_path):
     assert len(ds) == 3 and decode_audio(ds[0]["audio"]).shape == (16000,)
     with pytest.raises(FileNotFoundError, match="test"):
         load_qa(str(tmp_path), "test")
+
+
+def test_bad_sources_are_one_line_errors(tmp_path):
+    with pytest.raises(ValueError, match="no data given"):
+        load_qa("")
+    with pytest.raises(FileNotFoundError, match=r"paqa/: no such file or folder"):
+        load_qa(str(tmp_path / "paqa") + "/")
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        load_qa(str(tmp_path / "rows.jsonl"))
+
+
+def test_two_sources_are_mixed(tmp_path):
+    from tiny_qwen2_audio import tiny_qa_dataset
+
+    for name, n in (("a", 3), ("b", 2)):
+        qa = tmp_path / name / "data" / "qa"
+        qa.mkdir(parents=True)
+        tiny_qa_dataset(n, seed=n).to_parquet(str(qa / "train-00000-of-00001.parquet"))
+    ds = load_qa(f"{tmp_path / 'a'},{tmp_path / 'b'}", "train")
+    assert len(ds) == 5 and "audio" in ds.column_names
+    assert len(load_qa(f"{tmp_path / 'a'},{tmp_path / 'b'}", "train", max_samples=4)) == 4

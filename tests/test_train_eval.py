@@ -77,3 +77,18 @@ def test_cli_usage():
 
     assert main(["--help"]) == 0
     assert main(["train"]) == 2
+
+
+def test_eval_shows_progress_while_it_runs(capsys):
+    from hyper_train.evaluate import evaluate
+
+    seen = []
+
+    def generate(batch):
+        seen.append(capsys.readouterr().err)  # what the bar printed before this batch
+        return ["<FINAL_ANSWER>A</FINAL_ANSWER>"] * len(batch)
+
+    rows = [{"id": str(i), "task": "t", "question": "q", "choices": ["x", "y"], "answer": "A"} for i in range(6)]
+    metrics = evaluate(rows, generate, batch_size=2)
+    assert metrics["accuracy"] == 1.0
+    assert "2/6" in seen[1] and "4/6" in seen[2] and "acc=1.000" in seen[2]

@@ -77,3 +77,21 @@ def test_vllm_rejected():
 
     with pytest.raises(ValueError, match="vLLM"):
         prepare_grpo_args(GRPOConfig(output_dir="x", use_vllm=True, use_cpu=True))
+
+
+def test_stage2_uses_eval_data(tiny, tmp_path):
+    from trl import GRPOConfig, ModelConfig
+
+    from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
+    from hyper_train.grpo import build_grpo_trainer
+
+    qa = tmp_path / "held" / "data" / "qa"
+    qa.mkdir(parents=True)
+    tiny_qa_dataset(3, seed=5).to_parquet(str(qa / "validation-00000-of-00001.parquet"))
+    args = GRPOConfig(output_dir=str(tmp_path / "o"), max_steps=1, per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=8, report_to=[], save_strategy="no", use_cpu=True)
+    trainer = build_grpo_trainer(args, ModelConfig(model_name_or_path=str(tiny), dtype="float32"),
+                                 DataArgs(eval_data=str(tmp_path / "held")), HyperModelArgs(), PauseArgs(),
+                                 RewardArgs(), train_dataset=tiny_qa_dataset(2))
+    assert trainer.eval_dataset is not None and len(trainer.eval_dataset) == 3
+    assert "prompt" in trainer.eval_dataset.column_names
