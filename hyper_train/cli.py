@@ -46,6 +46,25 @@ def resolve_config(argv: list[str]) -> list[str]:
     return out
 
 
+def check_launch() -> None:
+    """Refuse, in one line, a launch whose accelerate config needs GPUs when none is visible
+    (DeepSpeed ZeRO or bf16 mixed precision set by ``accelerate launch --config_file ...``)."""
+    import os
+
+    deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+    bf16 = os.environ.get("ACCELERATE_MIXED_PRECISION", "") == "bf16"
+    if not (deepspeed or bf16):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    what = (f"DeepSpeed ZeRO-{os.environ.get('ACCELERATE_DEEPSPEED_ZERO_STAGE', '?')}" if deepspeed
+            else "bf16 mixed precision")
+    raise ConfigKeyError(f"this accelerate config uses {what}, which needs CUDA GPUs, and none is visible "
+                         "here; on CPU run hyper-train without accelerate launch (or with use_cpu: true)")
+
+
 def check_keys(dataclass_types: tuple[Any, ...], argv: list[str]) -> None:
     """Refuse keys of the ``--config`` YAML and ``--flags`` that none of ``dataclass_types`` has."""
     import dataclasses
@@ -140,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check_launch()
         {"stage1": _stage1, "stage2": _stage2, "eval": _eval}[argv[0]](resolve_config(argv[1:]))
     except ConfigKeyError as exc:
         print(f"hyper-train {argv[0]}: error: {exc}", file=sys.stderr)
