@@ -87,3 +87,8 @@ class EvalArgs:
     do_sample: bool = _f(False, "Sample instead of greedy decoding.")
     max_samples: int | None = _f(None, "Evaluate only the first N questions.")
     eval_dtype: str = _f("auto", "Weights dtype: auto, bfloat16, float16 or float32.")
+    mmau_output: str | None = _f(None, "Also write the eval JSON rows with a 'model_prediction' (the chosen "
+                                       "option's text), the file the official MMAU/MMAR scorers read.")
+    silent_baseline: bool = _f(False, "Ask every question again with the audio replaced by silence of the same "
+                                      "length, and report that accuracy beside the real one (the share of "
+                                      "questions answerable without listening).")

@@ -17,7 +17,7 @@ from typing import Any
 from hyper_train.collator import _clean_messages
 from hyper_train.data import SAMPLE_RATE, decode_audio, load_qa, prompt_messages
 from hyper_train.rewards import answer_letter
-from paqa_builder.chain import extract_answer
+from paqa_builder.chain import LETTERS, extract_answer
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,54 @@ def evaluate(rows: Any, generate: GenerateFn, batch_size: int = 4,
     return metrics
 
 
+def silenced(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their audio replaced by silence of the same length (the no-listening baseline)."""
+    import numpy as np
+
+    out = []
+    for row in rows:
+        n = len(decode_audio(row["audio"], SAMPLE_RATE))
+        out.append({**row, "audio": {"array": np.zeros(max(n, 1), dtype=np.float32), "sampling_rate": SAMPLE_RATE}})
+    return out
+
+
+def write_mmau_predictions(eval_file: str, predictions: list[dict[str, Any]], out: str) -> int:
+    """The eval JSON's own rows, each with ``model_prediction`` (the predicted option's text, or the
+    raw output when no option was parsed): the input of the official MMAU/MMAR scoring scripts."""
+    raw = json.loads(Path(eval_file).read_text(encoding="utf-8"))
+    by_id = {str(p["id"]): p for p in predictions}
+    rows = []
+    for row in raw if isinstance(raw, list) else list(raw.values()):
+        pred = by_id.get(str(row.get("id", "")))
+        if pred is None:
+            continue
+        letter = pred["prediction"]
+        text = pred["choices"][LETTERS.index(letter)] if letter else pred["output"]
+        rows.append({**row, "model_prediction": text})
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return len(rows)
+
+
 def run_eval(args: Any) -> dict[str, Any]:
-    """``hyper-train eval`` with an ``EvalArgs``: load data and checkpoint, evaluate, log the summary."""
+    """``hyper-train eval`` with an ``EvalArgs``: load data and checkpoint, evaluate, log the summary
+    (and, when asked, the MMAU/MMAR prediction file and the silent-audio baseline)."""
     if not args.model_path or not args.eval_file:
         raise ValueError("eval needs model_path and eval_file")
     ds = load_qa(args.eval_file, args.split, args.audio_dir, args.max_samples)
     gen = model_generate_fn(args.model_path, args.max_new_tokens, args.do_sample, args.eval_dtype)
-    metrics = evaluate(ds, gen, args.batch_size, args.predictions)
+    rows = list(ds)
+    metrics = evaluate(rows, gen, args.batch_size, args.predictions)
     log.info("accuracy %.4f on %d questions", metrics["accuracy"], metrics["n"])
+    if getattr(args, "mmau_output", None):
+        if not str(args.eval_file).endswith(".json"):
+            raise ValueError("mmau_output needs an MMAU/MMAR-style .json eval_file")
+        lines = Path(args.predictions).read_text(encoding="utf-8").splitlines()
+        n = write_mmau_predictions(args.eval_file, [json.loads(x) for x in lines], args.mmau_output)
+        log.info("%d MMAU/MMAR predictions written to %s", n, args.mmau_output)
+    if getattr(args, "silent_baseline", False):
+        silent = evaluate(silenced(rows), gen, args.batch_size, None)
+        metrics["silent_audio"] = {"accuracy": silent["accuracy"], "per_task": silent["per_task"]}
+        log.info("accuracy %.4f with the audio; %.4f with silence instead (answerable without listening)",
+                 metrics["accuracy"], silent["accuracy"])
     return metrics

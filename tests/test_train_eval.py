@@ -92,3 +92,36 @@ def test_eval_shows_progress_while_it_runs(capsys):
     metrics = evaluate(rows, generate, batch_size=2)
     assert metrics["accuracy"] == 1.0
     assert "2/6" in seen[1] and "4/6" in seen[2] and "acc=1.000" in seen[2]
+
+
+def test_mmau_prediction_file_and_silent_audio_baseline(tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    from hyper_train import evaluate as ev
+    from hyper_train.config import EvalArgs
+
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    raw = [{"id": f"q{i}", "audio_id": "tone.wav", "question": "Is there a tone?", "choices": ["yes", "no"],
+            "answer": "yes", "task": "sound", "difficulty": "easy"} for i in range(3)]
+    raw.append({"id": "q3", "audio_id": "tone.wav", "question": "Is it silent?", "choices": ["yes", "no"],
+                "answer": "no", "task": "sound", "difficulty": "easy"})
+    (tmp_path / "mmau.json").write_text(json.dumps(raw))
+
+    def listener(_path, *_a):  # answers from the audio: a model that really listens
+        def generate(rows):
+            loud = [float(np.abs(ev.decode_audio(r["audio"])).max()) > 0.1 for r in rows]
+            return [f"<FINAL_ANSWER>{'A' if (q['question'].startswith('Is there')) == h else 'B'}</FINAL_ANSWER>"
+                    for q, h in zip(rows, loud)]
+        return generate
+
+    monkeypatch.setattr(ev, "model_generate_fn", listener)
+    args = EvalArgs(model_path="m", eval_file=str(tmp_path / "mmau.json"), audio_dir=str(tmp_path),
+                    predictions=str(tmp_path / "pred.jsonl"), mmau_output=str(tmp_path / "mmau_pred.json"),
+                    silent_baseline=True, batch_size=2)
+    metrics = ev.run_eval(args)
+    assert metrics["accuracy"] == 1.0 and metrics["silent_audio"]["accuracy"] == 0.0
+    out = json.loads((tmp_path / "mmau_pred.json").read_text())
+    assert [r["model_prediction"] for r in out] == ["yes", "yes", "yes", "no"]
+    assert all(r["difficulty"] == "easy" for r in out)  # the scorer's own fields are kept
