@@ -113,6 +113,26 @@ class HyperGRPOTrainer(GRPOTrainer):
                 "env_mask": env_mask,
                 "num_pauses": [sum(1 for t in c if t == self.pause_id) for c in completion_ids]}
 
+    # -- checkpoints carry the PAUSE entropy history ------------------------------------------
+    PAUSE_STATE = "pause_state.pt"
+
+    def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.pause_processor is not None and self.args.should_save:
+            import os
+
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            torch.save(self.pause_processor.state_dict(), os.path.join(folder, self.PAUSE_STATE))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        import os
+
+        path = os.path.join(resume_from_checkpoint, self.PAUSE_STATE)
+        if self.pause_processor is not None and os.path.isfile(path):
+            # without it a resumed run would restart the quantile's warm-up from an empty history
+            self.pause_processor.load_state_dict(torch.load(path, weights_only=True))
+
     def _completion_confidence(self, lengths: list[int]) -> torch.Tensor | None:
         proc = self.pause_processor
         if proc is None or not proc.confidences:

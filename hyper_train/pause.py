@@ -46,6 +46,21 @@ class PauseLogitsProcessor:
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The running entropy history (what a resumed run must continue from), on the CPU."""
+        return {"history": self._history.detach().cpu().clone(), "filled": int(self._filled),
+                "forced_total": int(self.forced_total)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state_dict()`` output (a checkpoint's ``pause_state.pt``)."""
+        history = state["history"].to(self._history.device, self._history.dtype)
+        if history.numel() != self._history.numel():
+            raise ValueError(f"pause history of {history.numel()} entries does not fit pause_history_size "
+                             f"{self._history.numel()}")
+        self._history = history
+        self._filled = int(state["filled"])
+        self.forced_total = int(state["forced_total"])
+
     def reset(self) -> None:
         """Forget per-row state (pause counts, runs, confidences) before a new ``generate``."""
         self._events: torch.Tensor | None = None

@@ -95,3 +95,19 @@ def test_stage2_uses_eval_data(tiny, tmp_path):
                                  RewardArgs(), train_dataset=tiny_qa_dataset(2))
     assert trainer.eval_dataset is not None and len(trainer.eval_dataset) == 3
     assert "prompt" in trainer.eval_dataset.column_names
+
+
+def test_resume_keeps_the_pause_entropy_history(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    trainer.args.max_steps, trainer.args.save_strategy, trainer.args.save_steps = 1, "steps", 1
+    trainer.train()
+    state = torch.load(tmp_path / "checkpoint-1" / "pause_state.pt", weights_only=True)
+    assert state["filled"] > 0 and state["filled"] == trainer.pause_processor._filled
+
+    fresh = make_trainer(tiny, tmp_path)
+    assert fresh.pause_processor._filled == 0
+    # the step of Trainer.train(resume_from_checkpoint=...) that restores a checkpoint
+    fresh._load_from_checkpoint(str(tmp_path / "checkpoint-1"))
+    assert fresh.pause_processor._filled == state["filled"]
+    assert torch.equal(fresh.pause_processor._history.cpu(), state["history"])
+    assert int(fresh.pause_processor.forced_total) == state["forced_total"]
