@@ -86,18 +86,25 @@ def lora_config(model_args: Any, hyper_args: Any, new_token_ids: list[int]) -> A
 def save_final(trainer: Any, processor: Any, output_dir: str, merge_lora: bool) -> str:
     """Save the trained model with its processor; LoRA runs save the adapter and, if asked, the merge.
 
-    Returns the folder the next stage should load (the merged/full model).
+    With ``push_to_hub`` (TrainingArguments) the finished folder goes to ``hub_model_id``: the model
+    (or the adapter) with its processor and, for a merged LoRA run, ``merged/`` beside it, which is
+    what the next stage or an inference user loads. Returns the folder the next stage should load.
     """
     from pathlib import Path
 
     trainer.save_model(output_dir)
     processor.save_pretrained(output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
+    final = output_dir
     if hasattr(model, "merge_and_unload") and merge_lora:
-        merged_dir = str(Path(output_dir) / "merged")
+        final = str(Path(output_dir) / "merged")
         if trainer.accelerator.is_main_process:
             merged = model.merge_and_unload()
-            merged.save_pretrained(merged_dir)
-            processor.save_pretrained(merged_dir)
-        return merged_dir
-    return output_dir
+            merged.save_pretrained(final)
+            processor.save_pretrained(final)
+    if getattr(trainer.args, "push_to_hub", False):
+        # Trainer.save_model pushed the adapter/model already; this upload adds the processor and
+        # the merged model (Trainer.push_to_hub uploads output_dir, merged/ included)
+        trainer.push_to_hub(commit_message="hyper-train: final model, processor" +
+                            (" and merged LoRA model" if final != output_dir else ""))
+    return final

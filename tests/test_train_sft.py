@@ -107,3 +107,28 @@ def test_two_sft_steps_change_parameters(tiny, ds, tmp_path, use_peft):
         assert any("language_model.layers.0" in n for n in changed)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == 2 and all(l == l and l > 0 for l in losses)
+
+
+@pytest.mark.slow
+def test_push_to_hub_uploads_the_merged_model(tiny, ds, tmp_path, monkeypatch):
+    """The Hub is unreachable here: the upload call is recorded, with what the folder holds then."""
+    from trl import ModelConfig, SFTConfig
+
+    from hyper_train.config import DataArgs, HyperModelArgs
+    from hyper_train.model import save_final
+    from hyper_train.sft import build_sft_trainer
+
+    margs = ModelConfig(model_name_or_path=str(tiny), dtype="float32", use_peft=True, lora_r=4, lora_alpha=8)
+    args = SFTConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, report_to=[],
+                     save_strategy="no", use_cpu=True, max_length=None, push_to_hub=False)
+    trainer = build_sft_trainer(args, margs, DataArgs(), HyperModelArgs(), train_dataset=ds)
+    trainer.train()
+    pushes = []
+    monkeypatch.setattr(trainer, "push_to_hub", lambda **kw: pushes.append(
+        (kw.get("commit_message"), sorted(p.name for p in (tmp_path / "merged").iterdir()))))
+    trainer.args.push_to_hub = True
+    monkeypatch.setattr(trainer, "save_model", lambda *a, **k: None)  # its own push needs the network
+    out = save_final(trainer, trainer.processing_class, str(tmp_path), merge_lora=True)
+    assert out == str(tmp_path / "merged")
+    assert len(pushes) == 1 and "merged LoRA model" in pushes[0][0]
+    assert "model.safetensors" in pushes[0][1] and "processor_config.json" in pushes[0][1]
