@@ -122,7 +122,8 @@ def export_tasks(out: str | Path, to: str | Path | None = None,
 
 def _annotation(task: dict[str, Any], use_predictions: bool) -> list[dict[str, Any]] | None:
     """Result list of the task's newest kept annotation (or its prediction, when allowed)."""
-    kept = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+    # "completions" is what Label Studio exports called annotations before version 1.0
+    kept = [a for a in task.get("annotations") or task.get("completions") or [] if not a.get("was_cancelled")]
     if kept:
         newest = max(kept, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), kept.index(a)))
         return list(newest.get("result") or [])
