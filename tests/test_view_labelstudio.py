@@ -93,3 +93,25 @@ def test_round_trip_export_edit_import_eval_view(portable_sample, tmp_path):
     assert "wrong key" in article
     assert f"truth: {speakers[0]}" in page and f"truth: {speakers[-1]}" not in page
     assert 'id="f-wrong"' in (site / "index.html").read_text()
+
+
+def test_annotation_choice_and_truth_from_regions():
+    from paqa_builder.view.labelstudio import _annotation, truth_from_result
+
+    region = {"id": "r1", "from_name": "speaker", "to_name": "audio", "type": "labels",
+              "value": {"start": 1.0, "end": 2.5, "labels": ["SPEAKER_01"]}}
+    text = {"id": "r1", "from_name": "transcription", "to_name": "audio", "type": "textarea",
+            "value": {"start": 1.0, "end": 2.5, "text": ["hello there"]}}
+    bg = {"id": "b0", "from_name": "background", "to_name": "audio", "type": "labels",
+          "value": {"start": 0.0, "end": 4.0, "labels": ["Rain"]}}
+    old = {"created_at": "2026-01-01", "result": [bg]}
+    new = {"updated_at": "2026-02-01", "result": [region, text, bg]}
+    cancelled = {"updated_at": "2026-03-01", "was_cancelled": True, "result": []}
+    assert _annotation({"annotations": [old, new, cancelled]}, False) == [region, text, bg]
+    assert _annotation({"completions": [new]}, False) == [region, text, bg]  # pre-1.0 exports
+    assert _annotation({"predictions": [{"result": [bg]}]}, False) is None
+    assert _annotation({"predictions": [{"result": [bg]}]}, True) == [bg]
+    truth = truth_from_result([region, text, bg], 4.0, {"Rain": "/m/06mb1"})
+    assert truth["speakers"] == ["SPEAKER_01"] and truth["duration"] == 4.0
+    assert truth["turns"] == [{"speaker": "SPEAKER_01", "start": 1.0, "end": 2.5, "text": "hello there"}]
+    assert truth["backgrounds"] == [{"label": "Rain", "mid": "/m/06mb1", "start": 0.0, "end": 4.0}]
