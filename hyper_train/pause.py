@@ -104,10 +104,12 @@ class PauseLogitsProcessor:
             self._events += (was_pause & (self._run == 1)).long()
         self._steps += 1
 
-        probs = torch.softmax(scores.float(), dim=-1)
-        entropy = torch.special.entr(probs).sum(-1)  # entr(0) = 0, so banned (-inf) tokens are fine
+        # one log-softmax serves both the entropy and the top-k confidence: -sum(p log p) with
+        # p = exp(log p) costs half of softmax + entr, and the top-k log-probs need no extra log
+        logp = torch.log_softmax(scores.float(), dim=-1)
+        entropy = -(logp.exp() * logp.nan_to_num(neginf=0.0)).sum(-1)  # banned (-inf) tokens add 0
         if self.confidence_top_k:
-            top = probs.topk(self.confidence_top_k, dim=-1).values.clamp(min=1e-12).log()
+            top = logp.topk(self.confidence_top_k, dim=-1).values.clamp(min=-27.631)  # log(1e-12)
             # DeepConf token confidence: minus the mean top-k log-probability (higher = more peaked)
             self.confidences.append(-top.mean(-1))
         if not self.enabled:
@@ -125,7 +127,7 @@ class PauseLogitsProcessor:
         pause_col = scores[:, self.pause_id]
         pause_col = torch.where(ban, torch.full_like(pause_col, float("-inf")), pause_col)
         pause_col = torch.where(force, torch.zeros_like(pause_col), pause_col)
-        scores = scores.masked_fill(force[:, None], float("-inf"))
+        scores.masked_fill_(force[:, None], float("-inf"))  # in place: no second vocab-sized tensor
         scores[:, self.pause_id] = pause_col
         self.forced_total = self.forced_total + force.sum()
         return scores
