@@ -22,6 +22,7 @@ from paqa_builder.chain import (
     parse,
     parse_env_lines,
     parse_speaker_lines,
+    time_spans,
 )
 
 
@@ -132,7 +133,28 @@ def _evidence(value: Any) -> dict[str, Any]:
     return {}
 
 
-def consistency_checks(text: str, evidence: Any = None, choices: list[str] | None = None) -> dict[str, float]:
+def span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two time spans (0 for disjoint or empty ones)."""
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else 0.0
+
+
+def span_agreement(generated: list[tuple[float, float]], reference: list[tuple[float, float]]) -> float:
+    """How well the spans a completion asserts match the evidence's spans, in [0, 1].
+
+    The mean of two means: each generated span's best IoU with a reference span (an invented or
+    misplaced span scores low) and each reference span's best IoU with a generated span (a
+    missing one scores low)."""
+    if not generated or not reference:
+        return 0.0
+    precision = sum(max(span_iou(g, r) for r in reference) for g in generated) / len(generated)
+    recall = sum(max(span_iou(r, g) for g in generated) for r in reference) / len(reference)
+    return (precision + recall) / 2
+
+
+def consistency_checks(text: str, evidence: Any = None, choices: list[str] | None = None,
+                       reference_chain: str | None = None) -> dict[str, float]:
     """The perceptual-consistency sub-scores that apply to ``text`` (each in [0, 1]).
 
     - ``speaker_vs_asr``: each SPEAKER quote is supported by the ASR section (or, when the
@@ -140,7 +162,9 @@ def consistency_checks(text: str, evidence: Any = None, choices: list[str] | Non
     - ``reasoning_vs_answer``: the letter the think block last commits to equals FINAL_ANSWER
       (REFLECT first, since it may correct the summary; then SUMMARY, then REASONING);
     - ``env_vs_evidence``: ENV claims are not among the evidence's ``absent_labels`` (1 per claim
-      matching ``env_labels``, 0 per claim matching an absent label, 0.5 otherwise).
+      matching ``env_labels``, 0 per claim matching an absent label, 0.5 otherwise);
+    - ``spans_vs_evidence``: the ``[a-bs]`` spans of the THINK block against those of the row's
+      target chain (``reference_chain``, built from the clip's evidence), by ``span_agreement``.
     A check with nothing to compare is left out.
     """
     parsed = parse(text)
@@ -166,20 +190,28 @@ def consistency_checks(text: str, evidence: Any = None, choices: list[str] | Non
     if claims and (present or absent):
         scores = [0.0 if _label_match(c, absent) else 1.0 if _label_match(c, present) else 0.5 for c in claims]
         checks["env_vs_evidence"] = sum(scores) / len(scores)
+    if reference_chain:
+        reference = time_spans(parse(reference_chain).sections.get("THINK"))
+        if reference:
+            checks["spans_vs_evidence"] = span_agreement(time_spans(s.get("THINK")), reference)
     return checks
 
 
 def consistency_reward(completions: list[Any], evidence: list[Any] | None = None,
-                       choices: list[list[str]] | None = None, **_: Any) -> list[float]:
-    """Mean of the applicable ``consistency_checks``; 0.0 without a THINK block, 0.5 if none apply."""
+                       choices: list[list[str]] | None = None, chain: list[str] | None = None,
+                       **_: Any) -> list[float]:
+    """Mean of the applicable ``consistency_checks``; 0.0 without a THINK block, 0.5 if none apply.
+
+    ``chain`` is the dataset's target-chain column (PAQA rows carry it): its time spans are the
+    evidence the completion's spans are checked against."""
     n = len(completions)
     out = []
-    for comp, ev, ch in zip(completions, _per_row(evidence, n), _per_row(choices, n)):
+    for comp, ev, ch, ref in zip(completions, _per_row(evidence, n), _per_row(choices, n), _per_row(chain, n)):
         text = completion_text(comp)
         if parse(text).sections.get("THINK") is None:
             out.append(0.0)
             continue
-        checks = consistency_checks(text, ev, list(ch) if ch is not None else None)
+        checks = consistency_checks(text, ev, list(ch) if ch is not None else None, ref)
         # neutral when nothing is checkable, so groups are not pushed towards empty sections
         out.append(sum(checks.values()) / len(checks) if checks else 0.5)
     return out

@@ -94,3 +94,27 @@ def test_build_rewards_names_and_errors():
                                            "length_reward"]
     with pytest.raises(ValueError, match="unknown reward 'bleu'"):
         build_rewards(["bleu"])
+
+
+def test_span_iou_and_agreement_exact_values():
+    from hyper_train.rewards import span_agreement, span_iou
+
+    assert span_iou((0.0, 2.0), (1.0, 3.0)) == pytest.approx(1 / 3)
+    assert span_iou((0.0, 1.0), (2.0, 3.0)) == 0.0 and span_iou((1.0, 2.0), (1.0, 2.0)) == 1.0
+    # one span right, one reference span missing: precision 1, recall (1 + 0) / 2
+    assert span_agreement([(0.0, 2.0)], [(0.0, 2.0), (4.0, 6.0)]) == pytest.approx(0.75)
+    # an invented span on top of the right ones: precision (1 + 1 + 0) / 3, recall 1
+    assert span_agreement([(0.0, 2.0), (4.0, 6.0), (8.0, 9.0)], [(0.0, 2.0), (4.0, 6.0)]) == pytest.approx(5 / 6)
+    assert span_agreement([], [(0.0, 1.0)]) == 0.0
+
+
+def test_spans_checked_against_the_target_chain():
+    target = chain(env="- dog barking [0.0-10.0s]", speaker='Speaker 1 [0.0-2.0s]: "good morning everyone"')
+    moved = chain(env="- dog barking [0.0-10.0s]", speaker='Speaker 1 [1.0-3.0s]: "good morning everyone"')
+    assert consistency_checks(target, EVIDENCE, CHOICES, target)["spans_vs_evidence"] == 1.0
+    # the speaker span [1-3] against [0-2]: IoU 1/3 both ways; the ENV span matches exactly
+    assert consistency_checks(moved, EVIDENCE, CHOICES, target)["spans_vs_evidence"] == pytest.approx((1 + 1 / 3) / 2)
+    assert "spans_vs_evidence" not in consistency_checks(moved, EVIDENCE, CHOICES)  # no target: not checked
+    same, shifted = consistency_reward([target, moved], evidence=[EVIDENCE] * 2, choices=[CHOICES] * 2,
+                                       chain=[target, target])
+    assert same > shifted
