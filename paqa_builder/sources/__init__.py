@@ -41,12 +41,14 @@ def check_source_params(kind: str, params: dict[str, Any]) -> None:
 
 
 def detect_kind(root: Path) -> str:
-    """The first registered kind whose ``detect`` recognises ``root``; ``folder`` otherwise."""
+    """The first registered kind whose ``detect`` recognises ``root``; ``folder`` otherwise (any
+    audio tree is a folder source)."""
     from ..registry import available
 
-    for kind in available("source"):
-        if kind != "folder" and root.is_dir() and source_class(kind).detect(root):
-            return kind
+    if root.is_dir():
+        for kind in available("source"):
+            if source_class(kind).detect(root):
+                return kind
     return "folder"
 
 

@@ -44,8 +44,9 @@ class Build:
 
     @property
     def outcomes(self) -> dict[str, bool]:
-        """Per question id: True when ``eval`` confirmed the key, False when it found it wrong."""
-        return dict((self.evaluation or {}).get("question_outcomes") or {})
+        """Per question id: True when ``eval`` confirmed the key, False when it found it wrong
+        (the evaluation's own mapping, not a copy: it is read once per clip page)."""
+        return (self.evaluation or {}).get("question_outcomes") or {}
 
     def clip_rows(self, shard: Path, batch_rows: int = 64) -> Iterator[dict[str, Any]]:
         """The rows of one clips shard, audio bytes included, a few at a time."""
@@ -92,23 +93,11 @@ def read_build(out: str | Path, eval_json: str | Path | None = None) -> Build:
             build.evaluation = json.loads(eval_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise ViewError(f"{eval_path}: not JSON ({exc})") from None
-        build.truth = _truth_lines(build.evaluation.get("truth_dir"))
+        truth_dir = build.evaluation.get("truth_dir")
+        if truth_dir and (Path(truth_dir) / "manifest.jsonl").is_file():
+            from ..evaluation.evaluate import load_truth
+
+            build.truth = {cid: line["truth"] for cid, line in load_truth(truth_dir).items()}
     elif eval_json:
         raise ViewError(f"{eval_path}: not found")
     return build
-
-
-def _truth_lines(truth_dir: str | None) -> dict[str, dict[str, Any]]:
-    """Truth objects by clip id from the manifest an evaluation was run against (if still there)."""
-    if not truth_dir:
-        return {}
-    path = Path(truth_dir) / "manifest.jsonl"
-    if not path.is_file():
-        return {}
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            x = json.loads(line)
-            if x.get("truth"):
-                out[str(x.get("clip_id") or Path(x["path"]).stem)] = x["truth"]
-    return out

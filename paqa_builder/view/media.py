@@ -18,14 +18,6 @@ _STOPS = np.array([  # a perceptually ordered dark-blue -> green -> yellow ramp 
     [68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float32)
 
 
-def decode(data: bytes) -> tuple[np.ndarray, int]:
-    """Mono float32 samples and sample rate of encoded audio bytes (FLAC from the clips shards)."""
-    import soundfile as sf
-
-    audio, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    return audio.mean(axis=1), int(sr)
-
-
 def peaks(audio: np.ndarray, bins: int = 600) -> list[list[float]]:
     """``bins`` pairs ``[min, max]`` over equal slices of the waveform, rounded to 3 decimals."""
     if len(audio) == 0:

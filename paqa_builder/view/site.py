@@ -107,7 +107,10 @@ def _render_one(job: tuple[dict[str, Any], str, str | None, str | None]) -> tupl
     folder = site / row.pop("_folder")
     folder.mkdir(parents=True, exist_ok=True)
     audio_bytes = (row.get("audio") or {}).get("bytes") or b""
-    samples, sr = media.decode(audio_bytes) if audio_bytes else (media.np.zeros(0, "float32"), 16000)
+    from ..audio_io import SAMPLE_RATE, load_audio_bytes
+
+    sr = SAMPLE_RATE  # the clips shards hold 16 kHz FLAC; decoded by the project's one loader
+    samples = load_audio_bytes(audio_bytes, sr, name=cid)[0] if audio_bytes else media.np.zeros(0, "float32")
     (folder / f"{stem}.spec.jpg").write_bytes(media.spectrogram_jpeg(samples, sr))
     ogg = media.compressed_audio(samples, sr)
     audio_href = None
