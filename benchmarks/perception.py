@@ -2,6 +2,11 @@
 
     python benchmarks/perception.py                                  # portable profile, shipped sample
     python benchmarks/perception.py --recipe paper --set engine.kind=ray --json out.json
+    python benchmarks/perception.py --half-speech-mix /tmp/half --scenes 60   # AudioSet-like mix
+
+``--half-speech-mix DIR`` first writes (once) an AudioSet-like scene folder with ``paqa-build mix``:
+about half the scenes have no speech, among them music-like and silent ones, the rest one to
+three espeak-ng speakers; the build then reads it.
 
 Runs one full build (``--overwrite``) and prints, per stage, the seconds spent inside the stage's
 ``process_batch`` (its model time), that time per second of audio, and the model-loading time;
@@ -94,6 +99,32 @@ def run(source: str, recipe_name: str, overrides: list[str], out: Path, engine: 
     }
 
 
+HALF_SPEECH = {"speakers": {0: 0.5, 1: 0.2, 2: 0.2, 3: 0.1}, "backgrounds": {0: 0.2, 1: 0.6, 2: 0.2}}
+"""Mix recipe overrides of the half-speech scenes: 1 in 2 without speech, 1 in 10 silent."""
+
+
+def half_speech_mix(out: Path, scenes: int, seed: int) -> Path:
+    """Write (unless already there) the half-speech scene folder and return it.
+
+    Backgrounds are the mixer's synthetic kinds plus ``music`` (chords, bass and drums: what a
+    voice detector most often mistakes for speech); voices are espeak-ng (tune voices)."""
+    from paqa_builder.mixer.cli import main as mix_main
+    from paqa_builder.mixer.generate import generate_background_corpus
+    from paqa_builder.mixer.synth import BACKGROUND_KINDS, EXTRA_KINDS
+
+    if (out / "manifest.jsonl").is_file():
+        return out
+    backgrounds = out / "corpus" / "backgrounds"
+    generate_background_corpus(backgrounds, kinds=BACKGROUND_KINDS + EXTRA_KINDS, seed=seed)
+    sets = [f"{key}={json.dumps(value)}" for key, value in HALF_SPEECH.items()]
+    code = mix_main(["--generate-speech", "--backgrounds", str(backgrounds), "--out", str(out),
+                     "--scenes", str(scenes), "--seed", str(seed)]
+                    + [arg for kv in sets for arg in ("--set", kv)])
+    if code:
+        raise SystemExit(f"paqa-build mix failed ({code})")
+    return out
+
+
 def table(result: dict) -> str:
     """The figures as a Markdown table plus a totals line."""
     lines = ["| stage | model s | s per audio s | setup s |", "|---|---:|---:|---:|"]
@@ -125,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", choices=("local", "ray"))
     p.add_argument("--out", help="build folder (default: a temporary folder, removed afterwards)")
     p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--half-speech-mix", type=Path, metavar="DIR",
+                   help="build the half-speech scene mix in DIR (written once) instead of --source")
+    p.add_argument("--scenes", type=int, default=60, help="scenes of --half-speech-mix (default 60)")
+    p.add_argument("--seed", type=int, default=7, help="mix seed of --half-speech-mix (default 7)")
     args = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
@@ -133,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "paqa"
-        result = run(args.source, args.recipe, args.overrides, out, args.engine)
+        source = (str(half_speech_mix(args.half_speech_mix, args.scenes, args.seed))
+                  if args.half_speech_mix else args.source)
+        result = run(source, args.recipe, args.overrides, out, args.engine)
     print(table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 SAMPLE_RATE = 16_000
+NO_SPEECH = "no_speech"
+"""``ClipRecord.route`` of a clip the router heard no speech in."""
 """Every stage sees 16 kHz mono float32 audio in [-1, 1]."""
 
 
@@ -87,6 +89,11 @@ class ClipRecord:
     duration: float | None = None
     input_info: dict[str, Any] | None = None
     """Original container facts: codec, sample rate, channels, clipping ratio."""
+
+    # route
+    route: str | None = None
+    """``"speech"`` or ``"no_speech"`` (``NO_SPEECH``: the speech stages skip the clip); None when
+    the recipe has no route stage, which means every clip takes the speech path."""
 
     # separate
     speech_audio: np.ndarray | None = None

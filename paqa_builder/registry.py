@@ -42,6 +42,7 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "stage": {
         "decode.ffmpeg": "paqa_builder.stages.decode:Decode",
+        "route.silero": "paqa_builder.backends.vad_silero:SileroRouter",
         "separate.deepfilternet": "paqa_builder.backends.separate_dfn:DeepFilterNetSeparator",
         "separate.demucs": "paqa_builder.backends.separate_demucs:DemucsSeparator",
         "vad.silero": "paqa_builder.backends.vad_silero:SileroVAD",

@@ -4,6 +4,10 @@ The same stage object runs in-process (local engine) and inside a Ray Data actor
 so a stage keeps no state tied to a process other than what ``setup()`` builds. Heavy libraries are
 imported inside ``setup()`` or the methods that need them, never at module import.
 
+A stage marked ``speech_only`` (separation, VAD, diarization, transcription) does not run on a clip
+the router found no speech in (``record.route == "no_speech"``): ``no_speech()`` writes the
+empty result instead, so those clips cost only decoding, tagging and acoustics.
+
 A failure on one clip never stops the batch: ``__call__`` first runs ``process_batch`` on the live
 records; if that raises, it retries one record at a time so that only the bad clip is marked failed.
 """
@@ -14,7 +18,7 @@ import abc
 import time
 from typing import Any, ClassVar
 
-from .record import ClipRecord
+from .record import NO_SPEECH, ClipRecord
 
 
 class Stage(abc.ABC):
@@ -30,6 +34,8 @@ class Stage(abc.ABC):
     reads: ClassVar[frozenset[str]] = frozenset()
     writes: ClassVar[frozenset[str]] = frozenset()
     uses_gpu: ClassVar[bool] = False
+    speech_only: ClassVar[bool] = False
+    """Skip clips routed ``no_speech`` (see ``no_speech``); set by the speech slots' bases."""
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -75,9 +81,23 @@ class Stage(abc.ABC):
     def process_batch(self, batch: list[ClipRecord]) -> None:
         """Fill ``writes`` on every record of ``batch`` in place (records here are live)."""
 
+    def no_speech(self, record: ClipRecord) -> None:
+        """Write this stage's result for a clip with no speech, without running a model.
+
+        Only called on ``speech_only`` stages, whose slot bases define it."""
+        raise NotImplementedError(f"{self.name}:{self.backend} is speech_only but defines no no_speech()")
+
     def __call__(self, batch: list[ClipRecord]) -> list[ClipRecord]:
         self.ensure_setup()
         live = [r for r in batch if r.live]
+        if self.speech_only:
+            for record in live:
+                if record.route == NO_SPEECH:
+                    self.no_speech(record)
+                    for field_name in self.writes:
+                        if getattr(record, field_name, None) is not None:
+                            record.provenance.setdefault(field_name, f"{self.name}: not run (route {NO_SPEECH})")
+            live = [r for r in live if r.route != NO_SPEECH]
         if live:
             started = time.perf_counter()
             try:

@@ -206,3 +206,29 @@ def test_a_calibration_fitted_for_other_settings_is_not_applied():
     assert PortableDiarizer()._calibration is not None
     with pytest.raises(ValueError, match="embedding must be one of"):
         PortableDiarizer(embedding="xvector")
+
+
+def test_join_gap_writes_a_speakers_paused_speech_as_one_turn_and_changes_no_count():
+    """Pieces of two voices (A: 0-2, 2.25-4, 4.9-6 s; B: 6.2-8 s). With ``join_gap_s`` 0.3 A's
+    0.25 s pause is inside one written turn, the 0.9 s pause is not; count, confidence and
+    evidence are those of the default 0.1."""
+    from paqa_builder.backends.diarize_portable import PieceSet
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(16), rng.standard_normal(16)
+    spans = [(0.0, 2.0), (2.25, 4.0), (4.9, 6.0), (6.2, 8.0)]
+    emb = np.stack([a + 0.01 * rng.standard_normal(16) for _ in range(3)] + [b])
+    pieces = PieceSet(spans, [0, 1, 2, 3], emb / np.linalg.norm(emb, axis=1, keepdims=True),
+                      np.array([2.0, 1.75, 1.1, 1.8]), np.zeros(4))
+    out = {}
+    for gap in (0.1, 0.3):
+        record = ClipRecord(clip_id="j", source="t", path="j")
+        PortableDiarizer(join_gap_s=gap, pitch_weight=0.0).assign(record, pieces, [], 1, 8.0)
+        out[gap] = record
+    assert [(t.speaker, t.start, t.end) for t in out[0.1].turns] == [
+        ("SPEAKER_00", 0.0, 2.0), ("SPEAKER_00", 2.25, 4.0), ("SPEAKER_00", 4.9, 6.0), ("SPEAKER_01", 6.2, 8.0)]
+    assert [(t.speaker, t.start, t.end) for t in out[0.3].turns] == [
+        ("SPEAKER_00", 0.0, 4.0), ("SPEAKER_00", 4.9, 6.0), ("SPEAKER_01", 6.2, 8.0)]
+    for name in ("num_speakers", "speaker_count_confidence", "speaker_evidence"):
+        assert getattr(out[0.3], name) == getattr(out[0.1], name)
+    assert out[0.3].num_speakers == 2

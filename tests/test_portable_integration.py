@@ -45,9 +45,13 @@ def test_every_clip_is_perceived_with_provenance(built):
     assert set(truth) <= set(clips)
     for clip in clips.values():
         prov = json.loads(clip["provenance"])
-        for field in ("speech_ratio", "turns", "words", "background", "acoustics"):
+        for field in ("route", "speech_ratio", "turns", "words", "background", "acoustics"):
             assert field in prov, (clip["clip_id"], field)
-        assert "faster_whisper" in prov["words"] and "deepfilternet" in prov["speech_ratio"]
+        if clip["route"] == "speech":
+            assert "faster_whisper" in prov["words"] and "deepfilternet" in prov["speech_ratio"]
+        else:  # the speech models did not run, and the provenance says so
+            assert prov["words"] == "transcribe: not run (route no_speech)"
+            assert prov["speech_ratio"] == "separate: not run (route no_speech)"
 
 
 def test_transcript_wer_and_speaker_count(built):

@@ -114,6 +114,7 @@ class PortableDiarizer(Diarizer):
         min_speaker_s: float = 1.0,
         min_turn_s: float = 0.2,
         min_gap_s: float = 0.1,
+        join_gap_s: float = 0.1,
         min_overlap_s: float = 0.1,
         confidence_margin: float = 0.1,
         split_talk_s: float = 2.0,
@@ -150,6 +151,11 @@ class PortableDiarizer(Diarizer):
                 talk time than ``min_speaker_s / 2`` is dropped with its turns.
             min_turn_s: speech pieces shorter than this (seconds) are dropped (they make no turn).
             min_gap_s: same-speaker turns separated by less than this (seconds) are joined.
+            join_gap_s: after counting, a speaker's consecutive turns with no other speaker
+                between them and a pause shorter than this (seconds) are written as one turn.
+                Annotators mark a turn through the pauses inside it, while VAD regions stop at
+                every pause of 0.1 s or more; a slow speaker loses whole seconds of a turn that
+                way. It acts on the written turns only: no count, piece or confidence changes.
             min_overlap_s: overlap regions shorter than this (seconds) are not reported.
             confidence_margin: cosine-distance scale of ``speaker_count_confidence``.
             split_talk_s: a speaker with less talk time than this (seconds) who never talks
@@ -184,6 +190,7 @@ class PortableDiarizer(Diarizer):
         self.min_speaker_s = float(min_speaker_s)
         self.min_turn_s = float(min_turn_s)
         self.min_gap_s = float(min_gap_s)
+        self.join_gap_s = max(float(join_gap_s), self.min_gap_s)
         self.min_overlap_s = float(min_overlap_s)
         self.confidence_margin = float(confidence_margin)
         self.split_talk_s = float(split_talk_s)
@@ -361,7 +368,8 @@ class PortableDiarizer(Diarizer):
             suspects = split_speakers(turns, self.split_talk_s, self.split_gap_s)
         names: dict[int, str] = {}
         out: list[Turn] = []
-        for start, end, lab in turns:
+        joined = _merge_turns([(a, b) for a, b, _ in turns], [lab for _, _, lab in turns], self.join_gap_s)
+        for start, end, lab in joined:
             names.setdefault(lab, f"SPEAKER_{len(names):02d}")
             out.append(Turn(names[lab], round(max(0.0, start), 3), round(min(duration, end), 3)))
         record.turns = out

@@ -94,6 +94,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "rain": ("Rain", "/m/06mb1"),
     "engine": ("Engine", "/m/02mk9"),
     "wind": ("Wind", "/m/03m9d0z"),
+    "music": ("Music", "/m/04rlf"),
 }
 """Synthetic kind -> (AudioSet display name, mid); names and mids as in the public AudioSet ontology."""
 

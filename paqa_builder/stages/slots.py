@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
+from ..record import ClipRecord
 from ..stage import Stage
+
+
+class Router(Stage):
+    """Decides, before any speech model runs, whether a clip has speech: ``route``.
+
+    ``"no_speech"`` makes every ``speech_only`` stage write its empty result instead of running,
+    so music, vehicles or silence cost decoding, tagging and acoustics only."""
+
+    name: ClassVar[str] = "route"
+    reads: ClassVar[frozenset[str]] = frozenset({"audio"})
+    writes: ClassVar[frozenset[str]] = frozenset({"route"})
 
 
 class Separator(Stage):
@@ -18,6 +32,14 @@ class Separator(Stage):
     name: ClassVar[str] = "separate"
     reads: ClassVar[frozenset[str]] = frozenset({"audio"})
     writes: ClassVar[frozenset[str]] = frozenset({"speech_audio", "background_audio", "speech_ratio", "snr_db"})
+    speech_only: ClassVar[bool] = True
+
+    def no_speech(self, record: ClipRecord) -> None:
+        """No speech: a silent speech stem, the whole clip as background, no SNR."""
+        audio = np.asarray(record.audio, dtype=np.float32)
+        record.speech_audio = np.zeros_like(audio)
+        record.background_audio = audio
+        record.speech_ratio, record.snr_db = 0.0, None
 
 
 class VoiceActivity(Stage):
@@ -26,6 +48,11 @@ class VoiceActivity(Stage):
     name: ClassVar[str] = "vad"
     reads: ClassVar[frozenset[str]] = frozenset({"audio"})
     writes: ClassVar[frozenset[str]] = frozenset({"speech_regions"})
+    speech_only: ClassVar[bool] = True
+
+    def no_speech(self, record: ClipRecord) -> None:
+        """No speech regions."""
+        record.speech_regions = []
 
 
 class Diarizer(Stage):
@@ -35,6 +62,14 @@ class Diarizer(Stage):
     reads: ClassVar[frozenset[str]] = frozenset({"audio"})
     writes: ClassVar[frozenset[str]] = frozenset({"num_speakers", "speaker_count_confidence", "turns",
                                                   "overlaps", "speaker_embeddings"})
+    speech_only: ClassVar[bool] = True
+
+    def no_speech(self, record: ClipRecord) -> None:
+        """Nobody speaks: zero speakers, known for sure."""
+        record.num_speakers, record.speaker_count_confidence = 0, 1.0
+        record.turns, record.overlaps, record.speaker_embeddings = [], [], {}
+        if "speaker_evidence" in self.writes:
+            record.speaker_evidence = {}
 
 
 class Transcriber(Stage):
@@ -43,6 +78,12 @@ class Transcriber(Stage):
     name: ClassVar[str] = "transcribe"
     reads: ClassVar[frozenset[str]] = frozenset({"audio"})
     writes: ClassVar[frozenset[str]] = frozenset({"words", "transcript", "language", "asr_confidence"})
+    speech_only: ClassVar[bool] = True
+
+    def no_speech(self, record: ClipRecord) -> None:
+        """Nothing to read: no words, an empty transcript, no confidence."""
+        record.words, record.transcript, record.asr_confidence = [], "", None
+        record.language = getattr(self, "language", None)
 
 
 class Tagger(Stage):
