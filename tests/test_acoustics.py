@@ -70,6 +70,22 @@ def test_short_or_silent_clips_omit_what_cannot_be_measured(stage):
     assert silent.speaker_stats == {}
 
 
+def test_a_silent_speech_stem_costs_no_pitch_tracking(stage, monkeypatch):
+    """A clip routed no_speech has an all-zero speech stem: pYIN is not run on it (it would find
+    nothing), while a stem with sound still is."""
+    import librosa
+
+    calls = []
+    real = librosa.pyin
+    monkeypatch.setattr(librosa, "pyin", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    quiet = record(tone(220.0, 1.0))
+    quiet.speech_audio = np.zeros_like(quiet.audio)
+    stage([quiet])
+    assert calls == [] and "pitch_hz" not in quiet.acoustics and quiet.acoustics["rms_db"] > -20
+    stage([record(tone(220.0, 1.0))])
+    assert calls == [1]
+
+
 @pytest.mark.skipif(not synth.espeak_available(), reason="espeak-ng not installed")
 def test_two_speakers_pitch_loudness_rate_and_stems(stage):
     a = synth.speak("The weather is lovely today.", synth.VOICES[0])      # low voice, pitch 35

@@ -138,7 +138,9 @@ class Acoustics(Stage):
         hop = max(1, int(round(self.pitch_hop_s * self.pitch_sr)))
         # two periods of the lowest f0 per frame, rounded up to a power of two for the FFT
         frame = int(2 ** np.ceil(np.log2(2.0 * self.pitch_sr / self.pitch_fmin)))
-        if x.size < frame:
+        if x.size < frame or not x.any():
+            # nothing to track (a clip routed no_speech has an all-zero speech stem): pYIN would
+            # spend the full cost to find no voiced frame
             return np.zeros(0), np.zeros(0)
         f0, voiced, _ = librosa.pyin(x, fmin=self.pitch_fmin, fmax=self.pitch_fmax,
                                      sr=self.pitch_sr, frame_length=frame, hop_length=hop,
