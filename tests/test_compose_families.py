@@ -411,3 +411,28 @@ def test_quotes_said_next_to_another_speaker_are_not_used() -> None:
     # A's first line ends 0.1 s before B starts, and B's line starts right after it: both dropped;
     # A's second line is 2 s clear of B
     assert "ferry" not in text and "blue tent" not in text and "bees" in text
+
+
+def test_a_sentence_cut_at_a_speaker_change_is_never_quoted() -> None:
+    """The report scene that gave a wrong key: the diarizer moved the speaker change into the
+    middle of A's sentence, so B's turn starts with its rest ("before the trip."). Neither
+    piece is quoted or offered; the sentences said whole inside a turn still are."""
+    from paqa_builder.compose.facts import whole_sentences
+    from paqa_builder.compose.samples import speech_record
+    from paqa_builder.record import Turn
+
+    turns = (("A", 0.9, 3.2, "I prefer tea with honey instead of sugar."),
+             ("B", 3.8, 6.5, "The concert starts after the opening speech."),
+             ("A", 7.1, 9.0, "He is learning to speak Spanish,"),
+             ("B", 9.2, 12.2, "before the trip. The bus was crowded with students this morning."))
+    assert whole_sentences([Turn(*t) for t in turns]) == {
+        "A": ["I prefer tea with honey instead of sugar."],
+        "B": ["The concert starts after the opening speech.", "The bus was crowded with students this morning."]}
+    tasks = ["speaker_quote", "quote_speaker", "speaker_order"]
+    comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=10, tasks=tasks, reflect_share=0.0)
+    rows = []
+    for i in range(8):  # clip ids seed the draws: which line is asked about, which options appear
+        rows += compose(comp, speech_record(f"cut{i}", turns=turns))
+    shown = " ".join(r["question"] + " " + " ".join(r["choices"]) for r in rows)
+    assert "Spanish" not in shown and "before the trip" not in shown
+    assert {"honey", "concert", "crowded"} <= set(re.findall(r"[a-z]+", shown.lower()))

@@ -60,6 +60,9 @@ class Speaker:
     turns: list[Turn]
     text: str
     stats: dict[str, float] = field(default_factory=dict)
+    quotable: list[str] | None = None
+    """Sentences said whole inside one of this speaker's turns (``whole_sentences``); None when
+    the turns carry no text (then the sentences of ``text`` are used)."""
 
     @property
     def start(self) -> float:
@@ -163,9 +166,46 @@ def _speakers(record: ClipRecord, cfg: ComposeConfig, trust: bool) -> list[Speak
         return None
     texts = _speaker_texts(record)
     stats = record.speaker_stats or {}
+    # truth turns (oracle) are whole utterances; model turns may cut a sentence at a speaker change
+    whole = None if trust else whole_sentences(record.turns)
     return [Speaker(index=i, label=lab, turns=[t for t in record.turns if t.speaker == lab],
-                    text=texts.get(lab, ""), stats=dict(stats.get(lab, {})))
+                    text=texts.get(lab, ""), stats=dict(stats.get(lab, {})),
+                    quotable=None if whole is None else whole.get(lab, []))
             for i, lab in enumerate(labels, 1)]
+
+
+_ENDS = r"[.!?\u2026\u3002\uff01\uff1f]"
+TERMINAL = re.compile(_ENDS + r"[\"'\u201d\u2019)\]]*$")
+"""A sentence end: . ! ? ... or the CJK full stop / marks, then any closing quotes or brackets."""
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences at a sentence mark followed by white space (marks kept)."""
+    return [p for p in re.split(r"(?<=" + _ENDS + r")\s+", text.strip()) if p]
+
+
+def whole_sentences(turns: list[Turn]) -> dict[str, list[str]] | None:
+    """Per speaker, the sentences of their turn texts that start and end inside one turn.
+
+    The transcript is punctuated as one text, then cut into turns at the diarizer's speaker
+    changes. A turn whose text ends without a sentence end stopped mid-sentence, and the turn
+    after it (whoever it is given to) starts with the rest; both pieces are dropped: measured on
+    a report scene, a sentence split across a misplaced speaker change gave a wrong
+    ``quote_speaker`` key ("before the trip." to the second speaker) and a ``speaker_quote``
+    question with two true options. None when no turn carries text."""
+    ordered = sorted((t for t in turns if t.text.strip()), key=lambda t: (t.start, t.end))
+    if not ordered:
+        return None
+    out: dict[str, list[str]] = {}
+    continues = False  # the previous turn's text ended mid-sentence
+    for turn in ordered:
+        parts = split_sentences(turn.text)
+        ends_whole = bool(TERMINAL.search(parts[-1]))
+        keep = [p for i, p in enumerate(parts)
+                if not (i == 0 and continues) and (i < len(parts) - 1 or ends_whole)]
+        out.setdefault(turn.speaker, []).extend(keep)
+        continues = not ends_whole
+    return out
 
 
 def _related_to_labels(mid: str | None, name: str, labelled: list[Sound], ontology: Ontology) -> bool:

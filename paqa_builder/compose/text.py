@@ -6,7 +6,7 @@ import re
 from difflib import SequenceMatcher
 
 from ..spelling import spelling_key, spelling_keys
-from .facts import ORDINALS, Facts, normalize_text
+from .facts import ORDINALS, Facts, normalize_text, split_sentences
 
 QUOTE_MATCH = 0.75
 """Similarity at which an option counts as a rendering of a speaker's words (ASR vs truth)."""
@@ -110,9 +110,8 @@ def cut_quote(text: str, max_words: int) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """Split a turn's text into sentences (keeps the punctuation)."""
-    parts = re.split(r"(?<=[.!?])\s+", text.strip())
-    return [p for p in parts if p]
+    """Split a turn's text into sentences (keeps the punctuation; ``facts.split_sentences``)."""
+    return split_sentences(text)
 
 
 def content_words(text: str) -> list[str]:

@@ -44,8 +44,10 @@ def _eligible(facts: Facts, ctx: Ctx) -> list[Speaker]:
 
 def quotes_of(sp: Speaker, ctx: Ctx) -> list[str]:
     """Quotable sentences of a speaker (>= min_quote_words, cut to max_quote_words)."""
-    # sp.text joins the turn texts, or the aligned words when turns carry no text
-    return [cut_quote(sent, ctx.cfg.max_quote_words) for sent in sentences(sp.text)
+    # only sentences said whole inside one turn (facts.whole_sentences); without turn texts, the
+    # sentences of sp.text, which joins the aligned words
+    said = sp.quotable if sp.quotable is not None else sentences(sp.text)
+    return [cut_quote(sent, ctx.cfg.max_quote_words) for sent in said
             if len(normalize_text(sent).split()) >= ctx.cfg.min_quote_words]
 
 
