@@ -436,3 +436,53 @@ def test_a_sentence_cut_at_a_speaker_change_is_never_quoted() -> None:
     shown = " ".join(r["question"] + " " + " ".join(r["choices"]) for r in rows)
     assert "Spanish" not in shown and "before the trip" not in shown
     assert {"honey", "concert", "crowded"} <= set(re.findall(r"[a-z]+", shown.lower()))
+
+
+def _foreground_rows(speech_db: float, background_db: float, snr_db: float | None,
+                     speech_ratio: float = 0.6, heard: bool = True) -> list[dict]:
+    from paqa_builder.compose.samples import speech_record
+
+    rec = speech_record("fg", speech_db=speech_db, background_db=background_db)
+    rec.snr_db, rec.speech_ratio = snr_db, speech_ratio
+    if not heard:
+        rec.turns, rec.words, rec.speech_regions, rec.num_speakers = [], [], [], 0
+    comp = Composer(ontology=str(ONTOLOGY), tasks=["speech_or_env"], reflect_share=0.0)
+    return compose(comp, rec)
+
+
+def test_foreground_needs_levels_and_snr_to_agree() -> None:
+    """Recorded tune clips whose separator leaked the voice into the background stem: whole-clip
+    stem levels 10 dB in favour of the background, active-speech SNR +12 dB. No question; when
+    the SNR agrees, the environment answer is asked."""
+    assert _foreground_rows(-30.0, -20.0, 12.0) == []
+    rows = _foreground_rows(-30.0, -20.0, -8.0)
+    assert [r["answer_text"] for r in rows] == ["environmental sounds"]
+    assert [r["answer_text"] for r in _foreground_rows(-18.0, -30.0, 10.0)] == ["speech"]
+    assert _foreground_rows(-18.0, -30.0, -3.0) == []  # levels say speech, the SNR says otherwise
+
+
+def test_an_empty_speech_stem_is_no_proof_of_no_speech_when_speech_was_heard() -> None:
+    """speech_ratio 0.5 %: the separator kept almost nothing of a hoarse voice that VAD and the
+    diarizer heard, so 'environment' is not asserted; with nothing heard it is."""
+    assert _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=True) == []
+    rows = _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False)
+    assert [(r["answer_text"], r["evidence"]["basis"]) for r in rows] == [("environmental sounds", "speech_ratio")]
+
+
+def test_noisy_and_clean_need_the_snr_margin() -> None:
+    """snr_margin_db 5: noisy below 0 dB and clean above 25 dB only (the portable recipe's
+    setting); the default margin 0 keeps the plain 5 / 20 dB edges."""
+    from paqa_builder.compose.samples import speech_record
+
+    def noisy_answers(snr: float, margin: float) -> list[str]:
+        rec = speech_record(f"snr{snr}")
+        rec.snr_db = snr
+        comp = Composer(ontology=str(ONTOLOGY), tasks=["acoustic"], reflect_share=0.0,
+                        max_questions_per_task=10, snr_margin_db=margin)
+        return [r["answer_text"].split(":")[0] for r in compose(comp, rec) if r["evidence"].get("variant") == "noisy"
+                or "snr_db" in r["evidence"] and "speech_db" not in r["evidence"]]
+
+    assert noisy_answers(4.0, 0.0) == ["noisy"] and noisy_answers(4.0, 5.0) == []
+    assert noisy_answers(-1.0, 5.0) == ["noisy"]
+    assert noisy_answers(22.0, 0.0) == ["clean"] and noisy_answers(22.0, 5.0) == []
+    assert noisy_answers(26.0, 5.0) == ["clean"]

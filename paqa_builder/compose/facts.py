@@ -110,6 +110,8 @@ class Facts:
     speech_ratio: float | None
     snr_db: float | None
     audio: np.ndarray | None = None
+    speech_heard: bool = False
+    """True when VAD found a speech region or diarization a turn, confident or not."""
     sample_rate: int = 16_000
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -272,6 +274,7 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
         env_produced=record.background is not None,
         present_mids=present_mids, present_names=present_names, speech_labelled=speech_labelled,
         speakers=speakers, diarized=record.turns is not None, asr_ok=asr_ok,
+        speech_heard=bool(record.turns) or bool(record.speech_regions),
         transcript=record.transcript, words=record.words,
         acoustics={k: float(v) for k, v in (record.acoustics or {}).items()
                    if isinstance(v, (int, float)) and np.isfinite(v)},

@@ -125,8 +125,9 @@ def _clip_questions(facts: Facts, ctx: Ctx) -> list[Question]:
                                {"first_half_db": round(halves[0], 2),
                                 "second_half_db": round(halves[1], 2)}))
     snr = _snr(facts)
-    if snr is not None and _speech_present(facts) and (snr < cfg.noisy_snr_db or snr > cfg.clean_snr_db):
-        answer, other = (NOISY, CLEAN) if snr < cfg.noisy_snr_db else (CLEAN, NOISY)
+    noisy, clean = cfg.noisy_snr_db - cfg.snr_margin_db, cfg.clean_snr_db + cfg.snr_margin_db
+    if snr is not None and _speech_present(facts) and (snr < noisy or snr > clean):
+        answer, other = (NOISY, CLEAN) if snr < noisy else (CLEAN, NOISY)
         fact = f"The speech-to-background ratio is {snr:.1f} dB."
         template, text = pick(ctx.rng, "acoustic/noisy")
         out.append(_simple(ctx, "noisy", text, template, answer, [other, NO_VOICE], fact,

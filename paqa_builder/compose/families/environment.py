@@ -132,18 +132,25 @@ def foreground(facts: Facts, margin_db: float, labels_exhaustive: bool = False) 
     """(SPEECH or ENVIRONMENT, basis) when the evidence clearly says which dominates, else None."""
     speech_db, bg_db = facts.acoustics.get("speech_db"), facts.acoustics.get("background_db")
     talkers = bool(facts.speakers) or (facts.speech_ratio or 0.0) > 0.1 or facts.speech_labelled
-    if facts.speech_ratio is not None and facts.speech_ratio < 0.02 and facts.sounds:
+    # a speech stem with almost nothing in it says "no speech" only when VAD and diarization heard
+    # none either: on a hoarse recorded voice the separator kept 0.5 % while VAD found the speaker
+    if (facts.speech_ratio is not None and facts.speech_ratio < 0.02 and facts.sounds
+            and not facts.speech_heard):
         return ENVIRONMENT, "speech_ratio"
+    # the stems' whole-clip levels must agree in sign with the active-speech SNR: where the
+    # separator leaks a recorded voice into the background stem, the levels alone said
+    # "environment" on four tune clips whose speech was 5-16 dB above the background
+    agree = facts.snr_db
     if speech_db is not None and bg_db is not None:
         diff = speech_db - bg_db
     elif facts.snr_db is not None:
-        diff = facts.snr_db
+        diff, agree = facts.snr_db, None
     else:
         diff = None
     if diff is not None:
-        if diff >= margin_db and talkers:
+        if diff >= margin_db and talkers and (agree is None or agree > 0):
             return SPEECH, "levels"
-        if diff <= -margin_db and facts.sounds:
+        if diff <= -margin_db and facts.sounds and (agree is None or agree < 0):
             return ENVIRONMENT, "levels"
         return None
     # labels only: decide only when one side is missing entirely
