@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 SAMPLE_RATE = 16_000
+"""Every stage sees 16 kHz mono float32 audio in [-1, 1]."""
 NO_SPEECH = "no_speech"
 """``ClipRecord.route`` of a clip the router heard no speech in."""
-"""Every stage sees 16 kHz mono float32 audio in [-1, 1]."""
 
 
 @dataclass

@@ -35,7 +35,16 @@ class Stage(abc.ABC):
     writes: ClassVar[frozenset[str]] = frozenset()
     uses_gpu: ClassVar[bool] = False
     speech_only: ClassVar[bool] = False
-    """Skip clips routed ``no_speech`` (see ``no_speech``); set by the speech slots' bases."""
+    """Skip clips routed ``no_speech``, calling the class's ``no_speech(record)`` instead (set,
+    with that method, by the speech slots' bases)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A ``speech_only`` stage must say what it writes for a clip with no speech: its class
+        (or its slot base, ``stages/slots.py``) defines ``no_speech(record)``; checked when the
+        class is defined, so a plug-in that forgets it fails at import, not mid-run."""
+        super().__init_subclass__(**kwargs)
+        if cls.speech_only and not callable(getattr(cls, "no_speech", None)):
+            raise TypeError(f"{cls.__name__} is speech_only but defines no no_speech(record)")
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -81,19 +90,13 @@ class Stage(abc.ABC):
     def process_batch(self, batch: list[ClipRecord]) -> None:
         """Fill ``writes`` on every record of ``batch`` in place (records here are live)."""
 
-    def no_speech(self, record: ClipRecord) -> None:
-        """Write this stage's result for a clip with no speech, without running a model.
-
-        Only called on ``speech_only`` stages, whose slot bases define it."""
-        raise NotImplementedError(f"{self.name}:{self.backend} is speech_only but defines no no_speech()")
-
     def __call__(self, batch: list[ClipRecord]) -> list[ClipRecord]:
         self.ensure_setup()
         live = [r for r in batch if r.live]
         if self.speech_only:
             for record in live:
                 if record.route == NO_SPEECH:
-                    self.no_speech(record)
+                    self.no_speech(record)  # type: ignore[attr-defined]  # checked in __init_subclass__
                     for field_name in self.writes:
                         if getattr(record, field_name, None) is not None:
                             record.provenance.setdefault(field_name, f"{self.name}: not run (route {NO_SPEECH})")

@@ -200,3 +200,14 @@ def test_sample_build_routes_background_only_clips_past_the_speech_models(portab
             assert provenance["transcript"] == "transcribe: not run (route no_speech)"
         else:
             assert provenance["transcript"].startswith("transcribe:faster_whisper")
+
+
+def test_a_speech_only_stage_without_a_no_speech_result_is_refused_at_definition():
+    from paqa_builder.stage import Stage
+
+    with pytest.raises(TypeError, match="Forgetful is speech_only but defines no no_speech"):
+        class Forgetful(Stage):
+            speech_only = True
+
+            def process_batch(self, batch):
+                pass
