@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine.executor import BuildSummary, state_for
-from .engine.finalize import finalize
+from .engine.finalize import finalize, text_answerable_ids
 from .engine.local import run_local
 from .engine.lock import out_lock
 from .engine.pipeline import build_pipeline, check_stage_keys
@@ -120,7 +120,13 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
                         "run (chunks %s)", len(state.redone), state.redone[:10])
         summary.source_report = dict(getattr(src, "report", {}) or {})
         rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
-        summary.rows = finalize(state, seen, rows_per_shard)
+        audit = recipe.get("audit") or {}
+        drop_ids = (text_answerable_ids(state, seen, float(audit.get("text_only_threshold", 0.9)))
+                    if audit.get("drop_text_answerable") else set())
+        summary.rows = finalize(state, seen, rows_per_shard,
+                                balance_positions=bool(audit.get("balance_positions", True)),
+                                drop_ids=drop_ids)
+        summary.dropped_text_answerable = len(drop_ids)
         atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
                                                                   sort_keys=True, default=str))
         from .dataset.card import write_card

@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = ("build", "mix", "eval", "show", "view", "export-labelstudio", "import-labelstudio")
+SUBCOMMANDS = ("build", "mix", "eval", "show", "audit", "view", "export-labelstudio", "import-labelstudio")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -144,6 +144,27 @@ def show_main(argv: list[str]) -> int:
     return 0
 
 
+def audit_main(argv: list[str]) -> int:
+    """``paqa-build audit OUT``: can the questions be answered without the audio? (``dataset/audit``)"""
+    p = argparse.ArgumentParser(prog="paqa-build audit",
+                                description="Shortcut audit of a build: answer-letter balance and a "
+                                            "text-only baseline per task; writes OUT/audit.json.")
+    p.add_argument("out", help="a folder written by paqa-build")
+    p.add_argument("--threshold", type=float, default=0.9,
+                   help="answer-prior probability at which a question counts as text-answerable")
+    p.add_argument("-v", "--verbose", action="store_true", help="print the traceback of an error")
+    args = p.parse_args(argv)
+    from .dataset.audit import markdown, run_audit
+
+    try:
+        report = run_audit(args.out, args.threshold)
+    except (OSError, ValueError) as exc:
+        return _fail(exc, args.verbose)
+    print(markdown(report))
+    print(f"\nwrote {Path(args.out) / 'audit.json'}")
+    return 0
+
+
 def view_main(argv: list[str]) -> int:
     """``paqa-build view OUT``: render the static HTML viewer of a build."""
     p = argparse.ArgumentParser(prog="paqa-build view", description="Render a build as a static HTML "
@@ -225,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             return eval_main(rest)
         if cmd == "show":
             return show_main(rest)
+        if cmd == "audit":
+            return audit_main(rest)
         if cmd == "view":
             return view_main(rest)
         if cmd in ("export-labelstudio", "import-labelstudio"):

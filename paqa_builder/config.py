@@ -9,6 +9,8 @@ A recipe is a mapping with these sections (all optional except ``stages``):
 ``writer``    {rows_per_shard, clips_per_chunk}.
 ``card``      {license, pretty_name, language, ...} for the dataset card.
 ``engine``    {kind: local|ray, ...} engine options.
+``audit``     {balance_positions, drop_text_answerable, text_only_threshold}: what the finalizer
+              does to the questions as a whole (``dataset/audit.py``, ``dataset/balance.py``).
 
 Recipes are found by path, or by name among the recipes shipped inside the package
 (``paqa_builder/recipes/``: ``portable`` -> ``paqa_builder/recipes/portable.yaml``), so an installed
@@ -37,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "writer": {"rows_per_shard": 2000, "clips_per_chunk": 16},
     "card": {"license": "other", "pretty_name": "PAQA", "language": ["en"]},
     "engine": {"kind": "local"},
+    "audit": {"balance_positions": True, "drop_text_answerable": False, "text_only_threshold": 0.9},
 }
 
 
@@ -112,9 +115,20 @@ def apply_override(recipe: dict[str, Any], item: str) -> None:
     node[parts[-1]] = value
 
 
-SECTIONS = ("name", "seed", "source", "stages", "split", "writer", "card", "engine")
+SECTIONS = ("name", "seed", "source", "stages", "split", "writer", "card", "engine", "audit")
 """Top-level keys a build recipe may hold; anything else is a typo and an error."""
 WRITER_KEYS = ("rows_per_shard", "clips_per_chunk")
+AUDIT_KEYS = {
+    "balance_positions": bool,
+    "drop_text_answerable": bool,
+    "text_only_threshold": float,
+}
+"""``audit`` options and their types.
+
+``balance_positions``: move keys so each option count uses its letters evenly per split.
+``drop_text_answerable``: leave out questions the text-only baseline answers from the question and
+options alone (``dataset/audit.text_answerable``) with a key probability of at least
+``text_only_threshold`` (a number in (0, 1])."""
 ENGINES = ("local", "ray")
 
 
@@ -142,7 +156,7 @@ def validate_shape(recipe: dict[str, Any]) -> None:
     seed = recipe.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise RecipeError(f"seed must be a whole number, got {seed!r}")
-    for section in ("source", "split", "writer", "card", "engine"):
+    for section in ("source", "split", "writer", "card", "engine", "audit"):
         if not isinstance(recipe.get(section), dict):
             raise RecipeError(f"{section} must be a mapping, got {recipe.get(section)!r}")
     if not isinstance(recipe.get("stages"), dict) or not recipe["stages"]:
@@ -168,14 +182,25 @@ def validate_shape(recipe: dict[str, Any]) -> None:
         if key not in WRITER_KEYS:
             raise _unknown("writer option", key, WRITER_KEYS)
         _positive_int(f"writer.{key}", value)
+    for key, value in recipe["audit"].items():
+        if key not in AUDIT_KEYS:
+            raise _unknown("audit option", key, list(AUDIT_KEYS))
+        want = AUDIT_KEYS[key]
+        ok = isinstance(value, bool) if want is bool else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1)
+        if not ok:
+            kind = "true or false" if want is bool else "a number in (0, 1]"
+            raise RecipeError(f"audit.{key} must be {kind}, got {value!r}")
     kind = recipe["engine"].get("kind", "local")
     if kind not in ENGINES:
         raise RecipeError(f"engine.kind must be one of {', '.join(ENGINES)}, got {kind!r}")
 
 
 def fingerprint(recipe: dict[str, Any]) -> str:
-    """Stable hash of everything that changes the output (engine options excluded)."""
-    relevant = {k: v for k, v in recipe.items() if k not in ("engine", "name")}
+    """Stable hash of everything that changes the committed chunks (engine options excluded, and
+    ``audit``, which acts when the finalizer writes the shards: changing it re-finalizes, never
+    re-runs a chunk)."""
+    relevant = {k: v for k, v in recipe.items() if k not in ("engine", "name", "audit")}
     # placement options (stages.<slot>.ray) change where a stage runs, not what it writes
     relevant["stages"] = {slot: {k: v for k, v in (params or {}).items() if k != "ray"}
                           for slot, params in recipe.get("stages", {}).items()}

@@ -161,6 +161,30 @@ def viewer_section(site: str) -> str:
             "Download the repository and open the file in a browser.\n<!-- /paqa-view -->")
 
 
+def _audit_section(out: Path, recipe: dict[str, Any], summary: Any) -> list[str]:
+    """'Shortcut audit' section: letter balance and text-only accuracy (writes ``audit.json``)."""
+    from .audit import markdown, run_audit
+
+    if not list((out / "data" / "qa").glob("*.parquet")):
+        return []
+    audit = recipe.get("audit") or {}
+    report = run_audit(out, float(audit.get("text_only_threshold", 0.9)))
+    dropped = getattr(summary, "dropped_text_answerable", 0)
+    return [
+        "## Shortcut audit",
+        "",
+        "Can a question be answered without listening? Key letters per option count (balanced by "
+        "the writer: `audit.balance_positions`), and the accuracy of text-only rules that see the "
+        "question and options only, each cross-validated by clip (`paqa-build audit`, "
+        "`audit.json`). A text-answerable question is one whose key the answer prior picks with "
+        f"probability >= {report['threshold']}"
+        + (f"; {dropped} such questions were left out (`audit.drop_text_answerable`)." if dropped
+           else "; they are kept (`audit.drop_text_answerable: false`)."),
+        "",
+        markdown(report),
+    ]
+
+
 def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
     """Write ``out/README.md`` and ``out/plots/*.png`` from the published shards."""
     out = Path(out)
@@ -205,6 +229,7 @@ def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
         per = [str(stats["tasks_by_split"][s].get(task, 0)) for s in SPLITS]
         lines.append(f"| `{task}` | {TASK_DESCRIPTIONS.get(task, '')} | " + " | ".join(per)
                      + f" | {stats['tasks'][task]} |")
+    lines += ["", *_audit_section(out, recipe, summary)]
     lines += ["", "## Most frequent source labels", "", "| label | clips |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(stats["labels"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]]
     if stats["speakers"]:

@@ -34,6 +34,8 @@ class BuildSummary:
     source_report: dict[str, Any] = field(default_factory=dict)
     setup_seconds: dict[str, float] = field(default_factory=dict)
     """Seconds each stage spent loading its models (``setup``), apart from ``stage_seconds``."""
+    dropped_text_answerable: int = 0
+    """QA rows left out because a text-only baseline answers them (``audit.drop_text_answerable``)."""
 
     def add(self, stats: dict[str, Any], resumed: bool) -> None:
         """Fold one chunk's stats in."""

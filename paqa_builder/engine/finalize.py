@@ -38,17 +38,72 @@ def _read_part(path, schema):
                           "rerun with --overwrite to rebuild") from None
 
 
-def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[str, dict[str, int]]:
-    """Write ``data/{clips,qa}`` shards and ``failures.jsonl`` from ``chunks``; return row counts."""
+BALANCED_COLUMNS = ("id", "choices", "answer", "chain", "messages", "evidence", "split")
+"""QA columns ``PositionBalancer`` reads or rewrites."""
+
+
+def _balanced(table: Any, balancer: Any) -> Any:
+    """``table`` (QA rows) with each key moved by ``balancer`` (``dataset/balance.py``)."""
+    import pyarrow as pa
+
+    if table.num_rows == 0:
+        return table
+    columns = {name: table.column(name).to_pylist() for name in BALANCED_COLUMNS}
+    rows = [balancer(dict(zip(BALANCED_COLUMNS, values))) for values in zip(*columns.values())]
+    for name in ("choices", "answer", "chain", "messages", "evidence"):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(index),
+                                 pa.array([r[name] for r in rows], type=table.schema.field(index).type))
+    return table
+
+
+def text_answerable_ids(state: BuildState, chunks: list[int], threshold: float) -> set[str]:
+    """Ids of the committed QA rows that the text-only answer prior gets right with a probability
+    of at least ``threshold`` (``dataset/audit.text_answerable``; reads no audio)."""
+    import pyarrow.parquet as pq
+
+    from ..dataset.audit import AUDIT_COLUMNS, text_answerable
+
+    rows = []
+    for index in chunks:
+        path = state.part(index, "qa.parquet")
+        _read_part(path, _schema("qa"))  # a damaged part is the usual one-line error
+        rows += pq.read_table(path, columns=list(AUDIT_COLUMNS)).to_pylist()
+    return text_answerable(rows, threshold)
+
+
+def finalize(state: BuildState, chunks: list[int], rows_per_shard: int,
+             balance_positions: bool = True, drop_ids: set[str] | None = None) -> dict[str, dict[str, int]]:
+    """Write ``data/{clips,qa}`` shards and ``failures.jsonl`` from ``chunks``; return row counts.
+
+    ``balance_positions``: move QA keys so that every option count uses its letters evenly within
+    each split (``dataset/balance.PositionBalancer``, in written order: deterministic).
+    ``drop_ids``: QA row ids left out of the shards (``text_answerable_ids``)."""
+    from ..dataset.balance import PositionBalancer
+
+    drop = pa_drop = None
+    if drop_ids:
+        import pyarrow as pa
+
+        drop, pa_drop = set(drop_ids), pa.array(sorted(drop_ids), type=pa.string())
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     counts: dict[str, dict[str, int]] = {kind: {s: 0 for s in SPLITS} for kind in ("clips", "qa")}
+    balancer = PositionBalancer() if balance_positions else None  # one for all splits
     for index in chunks:
         stats = json.loads(state.part(index, "done.json").read_text())["stats"]
         for kind in counts:
             for split in SPLITS:
                 counts[kind][split] += stats["rows"][kind].get(split, 0)
+    if drop:
+        for index in chunks:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(state.part(index, "qa.parquet"), columns=["id", "split"])
+            for row_id, split in zip(table["id"].to_pylist(), table["split"].to_pylist()):
+                counts["qa"][split] -= row_id in drop
 
     staging = state.root / "staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -73,6 +128,10 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int) -> dict[
             for index in chunks:
                 table = _read_part(state.part(index, f"{kind}.parquet"), schema)
                 table = table.filter(pa.compute.equal(table["split"], split))
+                if kind == "qa" and pa_drop is not None:
+                    table = table.filter(pa.compute.invert(pa.compute.is_in(table["id"], value_set=pa_drop)))
+                if kind == "qa" and balancer is not None:
+                    table = _balanced(table, balancer)
                 offset = 0
                 while offset < table.num_rows:
                     if in_shard == rows_per_shard:
