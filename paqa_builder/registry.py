@@ -70,6 +70,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "content": f"{_FAM}.content:CONTENT",
         "temporal": f"{_FAM}.temporal:TEMPORAL",
         "acoustic": f"{_FAM}.acoustic:ACOUSTIC",
+        "speaker_overlap": f"{_FAM}.overlap:SPEAKER_OVERLAP",
     },
     "reward": {
         "accuracy": "hyper_train.rewards:accuracy_reward",

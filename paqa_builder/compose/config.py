@@ -12,7 +12,7 @@ from typing import Any
 
 TASK_IDS: tuple[str, ...] = (
     "env_present", "env_absent", "speech_or_env", "speaker_count", "speaker_quote",
-    "quote_speaker", "speaker_order", "content", "temporal", "acoustic",
+    "quote_speaker", "speaker_order", "content", "temporal", "acoustic", "speaker_overlap",
 )
 """Stable task ids, in the order the composer visits them (see DESIGN.md §3)."""
 
@@ -88,6 +88,9 @@ class ComposeConfig:
     ownership is least sure next to a speaker change."""
     min_gap_s: float = 0.5
     """Temporal orderings (before/after/first) need events separated by at least this gap."""
+    min_overlap_s: float = 0.5
+    """Two speakers' turns must overlap this long (seconds), at least half of it inside a reported
+    overlap region, before an overlap question (``speaker_overlap``) is asked about them."""
     timed_absence_origins: list[str] = field(default_factory=lambda: ["truth"])
     """Event origins whose time spans are complete enough to say a sound is *not* heard at some
     moment (before/after the first speech, which sound starts first, 'elsewhere' distractors of

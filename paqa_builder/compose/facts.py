@@ -113,6 +113,9 @@ class Facts:
     speech_heard: bool = False
     """True when VAD found a speech region or diarization a turn, confident or not."""
     sample_rate: int = 16_000
+    overlap_regions: list[tuple[float, float]] | None = None
+    """Where the diarizer heard two or more voices at once (``record.overlaps``); None when it
+    reports none (then overlapping turns are their own evidence)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -280,4 +283,5 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
                    if isinstance(v, (int, float)) and np.isfinite(v)},
         speech_ratio=record.speech_ratio, snr_db=record.snr_db,
         audio=record.audio, sample_rate=record.sample_rate,
+        overlap_regions=None if record.overlaps is None else [tuple(o) for o in record.overlaps],
     )

@@ -69,6 +69,18 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Which speaker has the most speaking time?",
         "Who does most of the talking?",
     ),
+    "speaker_overlap/interrupter": (
+        "Who starts talking while someone else is still speaking?",
+        "Which speaker cuts in over another?",
+        "Who talks over someone else in the clip?",
+        "Which voice interrupts another one?",
+    ),
+    "speaker_overlap/pair": (
+        "Which two people talk at the same time?",
+        "Whose voices overlap?",
+        "Which two speakers are heard at once?",
+        "Which pair of speakers talk over each other?",
+    ),
     "content/any": (
         "Which of these words is spoken in the recording?",
         "Which word can be heard in the speech?",

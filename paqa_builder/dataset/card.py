@@ -25,6 +25,7 @@ TASK_DESCRIPTIONS = {
     "speaker_quote": "what does the k-th speaker say",
     "quote_speaker": "who says a given phrase",
     "speaker_order": "who speaks first / last / most",
+    "speaker_overlap": "who talks over whom; which two talk at once",
     "content": "what is mentioned",
     "temporal": "what sound occurs while / after an event",
     "acoustic": "louder, higher-pitched, noisier comparisons",

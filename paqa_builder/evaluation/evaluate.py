@@ -216,7 +216,7 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
     return figures
 
 
-SPEAKER_TASKS = ("speaker_count", "speaker_quote", "quote_speaker", "speaker_order")
+SPEAKER_TASKS = ("speaker_count", "speaker_quote", "quote_speaker", "speaker_order", "speaker_overlap")
 """Tasks whose keys rest on the diarization (their questions share the clip's count confidence)."""
 
 
