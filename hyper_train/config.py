@@ -92,3 +92,5 @@ class EvalArgs:
     silent_baseline: bool = _f(False, "Ask every question again with the audio replaced by silence of the same "
                                       "length, and report that accuracy beside the real one (the share of "
                                       "questions answerable without listening).")
+    swapped_baseline: bool = _f(False, "Ask every question again with another clip's audio (the next clip, "
+                                       "cyclically), and report that accuracy beside the real one.")

@@ -124,6 +124,20 @@ def silenced(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def swapped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, each with the audio of a different clip (the next clip in first-seen order,
+    cyclically): same questions and options, audio that does not answer them. Accuracy above
+    chance here is what the text, or a generic prior about audio, gives away."""
+    first: dict[str, Any] = {}
+    for row in rows:
+        first.setdefault(str(row.get("clip_id") or row.get("id")), row["audio"])
+    clips = list(first)
+    if len(clips) < 2:
+        raise ValueError("the swapped-audio baseline needs questions from at least two clips")
+    following = {clip: clips[(i + 1) % len(clips)] for i, clip in enumerate(clips)}
+    return [{**row, "audio": first[following[str(row.get("clip_id") or row.get("id"))]]} for row in rows]
+
+
 def write_mmau_predictions(eval_file: str, predictions: list[dict[str, Any]], out: str) -> int:
     """The eval JSON's own rows, each with ``model_prediction`` (the predicted option's text, or the
     raw output when no option was parsed): the input of the official MMAU/MMAR scoring scripts."""
@@ -144,7 +158,7 @@ def write_mmau_predictions(eval_file: str, predictions: list[dict[str, Any]], ou
 
 def run_eval(args: Any) -> dict[str, Any]:
     """``hyper-train eval`` with an ``EvalArgs``: load data and checkpoint, evaluate, log the summary
-    (and, when asked, the MMAU/MMAR prediction file and the silent-audio baseline)."""
+    (and, when asked, the MMAU/MMAR prediction file and the silent- and swapped-audio baselines)."""
     if not args.model_path or not args.eval_file:
         raise ValueError("eval needs model_path and eval_file")
     ds = load_qa(args.eval_file, args.split, args.audio_dir, args.max_samples)
@@ -163,4 +177,9 @@ def run_eval(args: Any) -> dict[str, Any]:
         metrics["silent_audio"] = {"accuracy": silent["accuracy"], "per_task": silent["per_task"]}
         log.info("accuracy %.4f with the audio; %.4f with silence instead (answerable without listening)",
                  metrics["accuracy"], silent["accuracy"])
+    if getattr(args, "swapped_baseline", False):
+        other = evaluate(swapped(rows), gen, args.batch_size, None)
+        metrics["swapped_audio"] = {"accuracy": other["accuracy"], "per_task": other["per_task"]}
+        log.info("accuracy %.4f with the audio; %.4f with another clip's audio", metrics["accuracy"],
+                 other["accuracy"])
     return metrics

@@ -122,6 +122,40 @@ def test_mmau_prediction_file_and_silent_audio_baseline(tmp_path, monkeypatch):
                     silent_baseline=True, batch_size=2)
     metrics = ev.run_eval(args)
     assert metrics["accuracy"] == 1.0 and metrics["silent_audio"]["accuracy"] == 0.0
+    assert "swapped_audio" not in metrics
     out = json.loads((tmp_path / "mmau_pred.json").read_text())
     assert [r["model_prediction"] for r in out] == ["yes", "yes", "yes", "no"]
     assert all(r["difficulty"] == "easy" for r in out)  # the scorer's own fields are kept
+
+
+def test_swapped_audio_baseline_gives_each_question_another_clips_audio(tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    from hyper_train import evaluate as ev
+    from hyper_train.config import EvalArgs
+
+    t = np.arange(16000) / 16000
+    sf.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
+    sf.write(tmp_path / "quiet.wav", np.zeros(16000, dtype=np.float32), 16000)
+    raw = [{"id": f"q{i}", "audio_id": wav, "question": "Is there a tone?", "choices": ["yes", "no"],
+            "answer": "yes" if wav == "tone.wav" else "no", "task": "sound"}
+           for i, wav in enumerate(["tone.wav", "tone.wav", "quiet.wav"])]
+    (tmp_path / "mmau.json").write_text(json.dumps(raw))
+
+    def listener(_path, *_a):
+        def generate(rows):
+            return ["<FINAL_ANSWER>" + ("A" if float(np.abs(ev.decode_audio(r["audio"])).max()) > 0.1 else "B")
+                    + "</FINAL_ANSWER>" for r in rows]
+        return generate
+
+    monkeypatch.setattr(ev, "model_generate_fn", listener)
+    args = EvalArgs(model_path="m", eval_file=str(tmp_path / "mmau.json"), audio_dir=str(tmp_path),
+                    swapped_baseline=True, batch_size=2)
+    metrics = ev.run_eval(args)
+    # the listener is always right on its own audio and always wrong on the other clip's
+    assert metrics["accuracy"] == 1.0 and metrics["swapped_audio"]["accuracy"] == 0.0
+    rows = [{"clip_id": "a", "audio": "A"}, {"clip_id": "a", "audio": "A"}, {"clip_id": "b", "audio": "B"}]
+    assert [r["audio"] for r in ev.swapped(rows)] == ["B", "B", "A"]
+    with pytest.raises(ValueError, match="at least two clips"):
+        ev.swapped(rows[:2])
