@@ -12,6 +12,8 @@
         --pieces espeak.pkl [--set vad.threshold=0.3]
     python benchmarks/speaker_calibration.py replay espeak.pkl --out sweep.jsonl \
         --sweep '[{"cluster_threshold": 0.6}, {"cluster_threshold": 0.7}]'
+    # same/different-speaker separability of saved pieces (AUC, distance percentiles)
+    python benchmarks/speaker_calibration.py pairs espeak.pkl real.pkl
 
 Every scene folder is a ``paqa-build mix`` output whose manifest lines carry ``group`` (``tune`` or
 ``report``, see ``paqa_builder/mixer/heldout.py``); ``collect`` copies it to each cue line, ``fit``
@@ -280,6 +282,43 @@ def check(paths: list[Path], calibration: str | None, config: dict | None = None
     return 0
 
 
+def pairs(pieces_files: list[Path]) -> int:
+    """Same/different-speaker separability of saved pieces: for every pair of embedded pieces of
+    one clip that each lie >= 80 % inside one true speaker's turn, the cosine distance and the
+    pitch term; prints the AUC of "different" per file, cosine alone and with the shipped pitch
+    weight 0.8, and the distance percentiles."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    for path in pieces_files:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+        diff, cos, pitch = [], [], []
+        for clip_id, saved in data["clips"].items():
+            truth, p = data["truth"][clip_id]["truth"]["turns"], saved["pieces"]
+            x = p.embeddings / np.linalg.norm(p.embeddings, axis=1, keepdims=True)
+            owner = []
+            for i in p.embedded:
+                a, b = p.spans[i]
+                share: dict[str, float] = {}
+                for t in truth:
+                    share[t["speaker"]] = share.get(t["speaker"], 0.0) + max(0.0, min(b, t["end"]) - max(a, t["start"]))
+                best = max(share, key=share.get) if share else None
+                owner.append(best if best and share[best] >= 0.8 * (b - a) else None)
+            for i in range(len(owner)):
+                for j in range(i + 1, len(owner)):
+                    if owner[i] and owner[j]:
+                        diff.append(owner[i] != owner[j])
+                        cos.append(1.0 - float(x[i] @ x[j]))
+                        pitch.append(abs(np.log(max(p.pitches[i], 30.0) / max(p.pitches[j], 30.0))))
+        y, c, f0 = np.array(diff), np.array(cos), np.array(pitch)
+        print(f"{path}: pairs {y.size} (different {int(y.sum())}); AUC cosine {roc_auc_score(y, c):.3f}, "
+              f"cosine + 0.8 pitch {roc_auc_score(y, c + 0.8 * f0):.3f}; same-speaker cosine median/90th "
+              f"{np.percentile(c[~y], 50):.2f}/{np.percentile(c[~y], 90):.2f}; different 5th/median "
+              f"{np.percentile(c[y], 5):.2f}/{np.percentile(c[y], 50):.2f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -309,7 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("cues", nargs="+", type=Path)
     k.add_argument("--calibration")
     k.add_argument("--config", type=json.loads, help="diarizer setting of the cue lines to use (JSON)")
+    q = sub.add_parser("pairs")
+    q.add_argument("pieces", nargs="+", type=Path)
     a = p.parse_args(argv)
+    if a.cmd == "pairs":
+        return pairs(a.pieces)
     if a.cmd == "collect":
         from paqa_builder.config import parse_override
 
