@@ -170,3 +170,38 @@ def test_audit_errors_are_one_line(tmp_path, capsys):
         load_recipe("labels_only", ["audit.balance=false"])
     with pytest.raises(RecipeError, match=r"audit.text_only_threshold must be a number in \(0, 1\]"):
         load_recipe("labels_only", ["audit.text_only_threshold=2"])
+
+
+def test_fillers_match_the_true_lines_length():
+    import random
+
+    from paqa_builder.compose.text import FILLER_LINES, fillers_like
+
+    long_line = "We are going to paint the whole house blue before the summer holidays start."
+    picked = fillers_like(long_line, list(FILLER_LINES), 2, random.Random(0))
+    closest = sorted(abs(len(f) - len(long_line)) for f in FILLER_LINES)[:2]
+    assert sorted(abs(len(f) - len(long_line)) for f in picked) == closest
+    assert all(len(f) > 50 for f in picked)
+    assert all(len(f) < 12 for f in fillers_like("OK, yes.", list(FILLER_LINES), 2, random.Random(1)))
+
+
+def test_env_absent_names_the_collections_own_labels_when_they_are_exhaustive(tmp_path):
+    from paqa_builder.compose.composer import Composer
+    from paqa_builder.compose.samples import label_record
+
+    labels = [("/m/02mk9", "Engine"), ("/m/06mb1", "Rain"), ("/m/0838f", "Water"),
+              ("/m/03m9d0z", "Wind"), ("/m/07pbtc8", "Walk, footsteps")]
+    csv = tmp_path / "class_labels_indices.csv"
+    csv.write_text("index,mid,display_name\n" + "".join(f'{i},{m},"{n}"\n' for i, (m, n) in enumerate(labels)))
+    keys = {}
+    for exhaustive in (True, False):
+        comp = Composer(class_labels=str(csv), tasks=["env_absent"], labels_exhaustive=exhaustive)
+        comp.ensure_setup()
+        keys[exhaustive] = set()
+        for i in range(12):
+            rec = label_record(f"clip{i}", labels=(labels[0], labels[1]))
+            comp([rec])
+            keys[exhaustive] |= {row["answer_text"] for row in rec.qa}
+    own = {"water", "wind", "walk"}  # display names
+    assert keys[True] and keys[True] <= own  # absent answers drawn from the collection's labels
+    assert not keys[False] & own  # without exhaustive labels: the built-in everyday pool

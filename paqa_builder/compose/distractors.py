@@ -174,9 +174,17 @@ class DistractorPicker:
         """Up to ``k`` absent ``(mid, display name)`` close to ``anchors`` in the ontology."""
         return self._take(self._rings([a for a in anchors if a]), facts, k, rng)
 
-    def far(self, facts: Facts, k: int, rng: random.Random) -> list[tuple[str, str]]:
-        """Up to ``k`` absent everyday sounds from the built-in pool (safest 'not heard' answers)."""
-        return self._take([sorted(_POOL_NAME)], facts, k, rng)
+    def far(self, facts: Facts, k: int, rng: random.Random,
+            own_labels: bool = False) -> list[tuple[str, str]]:
+        """Up to ``k`` absent everyday sounds from the built-in pool (safest 'not heard' answers).
+
+        ``own_labels`` (for a collection whose labels are exhaustive and whose label set is flat,
+        i.e. the collection's own vocabulary) tries the collection's other labels first: when
+        the absent answer always came from the pool and the present options from the collection,
+        the pool names alone gave the key away (a text-only prior answered 96 % of a 60-scene
+        mix's ``env_absent`` questions)."""
+        own = sorted(self.ontology.names) if own_labels and not self.ontology.hierarchical else []
+        return self._take([own, sorted(_POOL_NAME)], facts, k, rng)
 
     def _take(self, rings: list[list[str]], facts: Facts, k: int,
               rng: random.Random) -> list[tuple[str, str]]:

@@ -87,7 +87,7 @@ def env_absent(facts: Facts, ctx: Ctx) -> list[Question]:
     """Which sound is NOT heard: one far, absent sound among present ones."""
     if not facts.sounds:
         return []
-    absent = ctx.picker.far(facts, 1, ctx.rng)
+    absent = ctx.picker.far(facts, 1, ctx.rng, own_labels=ctx.cfg.labels_exhaustive)
     if not absent:
         return []
     mid, name = absent[0]
