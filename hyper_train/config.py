@@ -39,7 +39,8 @@ class HyperModelArgs:
     add_chain_tags: bool = _f(False, "Also add the chain tags (<THINK>, </THINK>, ...) as single tokens.")
     freeze_audio_tower: bool = _f(True, "Keep the audio encoder frozen (HyPeR trains the LLM and projector).")
     lora_language_only: bool = _f(True, "Apply LoRA only to the language model's projections, not the audio encoder.")
-    train_new_token_rows: bool = _f(True, "With LoRA, also train the embedding/LM-head rows of the added tokens.")
+    train_new_token_rows: bool = _f(True, "With LoRA, also train the added tokens' input-embedding rows, and in "
+                                          "stage 1 their rows of an untied LM head.")
     merge_lora: bool = _f(True, "After LoRA training, save the merged full model (what stage2/eval load).")
 
 

@@ -251,7 +251,9 @@ def build_grpo_trainer(grpo_args: Any, model_args: Any, data_args: Any, hyper_ar
     rewards = build_rewards(reward_args.reward_names, reward_args)
     if grpo_args.reward_weights is not None and len(grpo_args.reward_weights) != len(rewards):
         raise ValueError(f"{len(grpo_args.reward_weights)} reward_weights for {len(rewards)} reward_names")
-    peft = lora_config(model_args, hyper_args, list(token_ids.values())) if model_args.use_peft else None
+    # head_rows=False: see lora_config (the fused GRPO head cannot see peft's head rows)
+    peft = (lora_config(model_args, hyper_args, list(token_ids.values()), model, head_rows=False)
+            if model_args.use_peft else None)
     return HyperGRPOTrainer(model=model, reward_funcs=rewards, args=prepare_grpo_args(grpo_args),
                             train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=processor,
                             peft_config=peft, pause_args=pause_args, reward_args=reward_args)

@@ -58,13 +58,27 @@ def load_model_and_processor(model_args: Any, hyper_args: Any) -> tuple[Any, Any
     return model, processor, ids
 
 
-def lora_config(model_args: Any, hyper_args: Any, new_token_ids: list[int]) -> Any:
+def output_head_name(model: Any) -> str | None:
+    """Module name of the LM head when it is a separate matrix from the input embeddings (None when
+    tied, or when the model has no head): an untied head needs its own new-token rows trained."""
+    head, embed = model.get_output_embeddings(), model.get_input_embeddings()
+    if head is None or embed is None or head.weight.data_ptr() == embed.weight.data_ptr():
+        return None
+    return next((name.rsplit(".", 1)[-1] for name, module in model.named_modules() if module is head), None)
+
+
+def lora_config(model_args: Any, hyper_args: Any, new_token_ids: list[int], model: Any = None,
+                head_rows: bool = True) -> Any:
     """A peft ``LoraConfig`` from TRL's ModelConfig fields plus the HyPeR scope options.
 
     With ``lora_language_only`` the targets are a regex over the language model's projections, so
     the audio encoder (which has its own ``q_proj``/``k_proj``...) stays untouched. With
     ``train_new_token_rows`` the added tokens' embedding rows train through peft's
-    ``trainable_token_indices`` instead of unfreezing the whole 150k-row matrices.
+    ``trainable_token_indices`` instead of unfreezing the whole 150k-row matrices; when ``model``
+    has an untied LM head (Qwen2-Audio does), the same rows of the head train too, or the model
+    could read the new tags but never learn to write one. ``head_rows=False`` leaves the head out
+    (stage 2: TRL's GRPO scores completions through a fused head that reads ``lm_head.weight``
+    directly; the rows were learnt in stage 1, whose merged model stage 2 starts from).
     """
     from peft import LoraConfig
 
@@ -77,6 +91,9 @@ def lora_config(model_args: Any, hyper_args: Any, new_token_ids: list[int]) -> A
     extra: dict[str, Any] = {}
     if hyper_args.train_new_token_rows and new_token_ids:
         extra["trainable_token_indices"] = {"embed_tokens": list(new_token_ids)}
+        head = output_head_name(model) if model is not None and head_rows else None
+        if head:
+            extra["trainable_token_indices"][head] = list(new_token_ids)
     return LoraConfig(r=model_args.lora_r, lora_alpha=model_args.lora_alpha,
                       lora_dropout=model_args.lora_dropout, target_modules=target,
                       modules_to_save=model_args.lora_modules_to_save, use_rslora=model_args.use_rslora,

@@ -27,6 +27,23 @@ def prepare_sft_args(args: Any) -> Any:
     return args
 
 
+def _head_rows_trainer(base: type) -> type:
+    """``base`` (TRL's SFTTrainer) with the plain causal-LM loss of ``transformers.Trainer``.
+
+    TRL computes the SFT loss through a fused LM head that reads ``lm_head.weight`` directly, so the
+    new-token rows peft trains in the head (``lora_config``'s ``trainable_token_indices``) would
+    never enter the loss (and peft's head wrapper has no ``bias`` for it to read). The model's own
+    forward goes through the wrapper. The price is the full logits tensor, as in any HF Trainer."""
+    from transformers import Trainer
+
+    class HeadRowsSFTTrainer(base):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs = {**inputs, "use_cache": False}
+            return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
+
+    return HeadRowsSFTTrainer
+
+
 def build_sft_trainer(sft_args: Any, model_args: Any, data_args: Any, hyper_args: Any,
                       train_dataset: Any = None, model: Any = None, processor: Any = None) -> Any:
     """An ``SFTTrainer`` ready to ``train()``; datasets/model are loaded from the args unless given."""
@@ -42,8 +59,10 @@ def build_sft_trainer(sft_args: Any, model_args: Any, data_args: Any, hyper_args
     if data_args.eval_data:
         eval_dataset = load_qa(data_args.eval_data, data_args.eval_split, data_args.audio_root,
                                data_args.max_eval_samples)
-    peft = lora_config(model_args, hyper_args, list(token_ids.values())) if model_args.use_peft else None
-    return SFTTrainer(model=model, args=prepare_sft_args(sft_args), train_dataset=train_dataset,
+    peft = lora_config(model_args, hyper_args, list(token_ids.values()), model) if model_args.use_peft else None
+    trains_head_rows = peft is not None and len(getattr(peft, "trainable_token_indices", None) or {}) > 1
+    trainer_cls = _head_rows_trainer(SFTTrainer) if trains_head_rows else SFTTrainer
+    return trainer_cls(model=model, args=prepare_sft_args(sft_args), train_dataset=train_dataset,
                       eval_dataset=eval_dataset, processing_class=processor, peft_config=peft,
                       data_collator=AudioChatCollator(processor, max_length=sft_args.max_length))
 

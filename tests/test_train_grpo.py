@@ -111,3 +111,26 @@ def test_resume_keeps_the_pause_entropy_history(tiny, tmp_path):
     assert fresh.pause_processor._filled == state["filled"]
     assert torch.equal(fresh.pause_processor._history.cpu(), state["history"])
     assert int(fresh.pause_processor.forced_total) == state["forced_total"]
+
+
+@pytest.mark.slow
+def test_grpo_with_lora_and_chain_tags_runs_with_the_new_embedding_rows_trainable(tiny, tmp_path):
+    """Stage 2 with LoRA and added tags: the tags' input rows train; the LM head stays out of peft
+    (TRL's fused GRPO head reads its weight directly; see hyper_train.model.lora_config)."""
+    from trl import GRPOConfig, ModelConfig
+
+    from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
+    from hyper_train.grpo import build_grpo_trainer
+
+    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, num_generations=2,
+                      max_completion_length=8, learning_rate=1e-2, report_to=[], save_strategy="no",
+                      use_cpu=True, beta=0.0, seed=0)
+    margs = ModelConfig(model_name_or_path=str(tiny), dtype="float32", use_peft=True, lora_r=4, lora_alpha=8)
+    trainer = build_grpo_trainer(args, margs, DataArgs(), HyperModelArgs(add_chain_tags=True),
+                                 PauseArgs(pause_warmup_tokens=2, max_pauses=1), RewardArgs(length_min_words=1),
+                                 train_dataset=tiny_qa_dataset(2))
+    indices = trainer.model.peft_config["default"].trainable_token_indices
+    assert set(indices) == {"embed_tokens"} and len(indices["embed_tokens"]) == 21
+    assert any("trainable_tokens" in n for n, p in trainer.model.named_parameters() if p.requires_grad)
+    trainer.train()  # before the fix in lora_config, the head's peft wrapper broke the fused head here
+    assert trainer.state.global_step == 1
