@@ -138,3 +138,17 @@ def test_advantages_are_scaled_by_the_confidence_weights():
     fake.reward_args.confidence_weighting = False
     HyperGRPOTrainer._apply_confidence(fake, off, torch.tensor([1.0, 3.0]))
     assert torch.equal(off["advantages"], torch.tensor([1.0, -1.0]))
+
+
+def test_entropy_and_confidence_match_a_float64_reference_with_banned_tokens():
+    torch.manual_seed(0)
+    scores = torch.randn(3, 1000) * 4
+    scores[0, :500] = float("-inf")  # banned tokens add nothing
+    scores[2, 10] = 80.0  # nearly one-hot: large logits must not overflow
+    proc = PauseLogitsProcessor(PAUSE, warmup=10_000, confidence_top_k=5)
+    proc(torch.zeros(3, 1, dtype=torch.long), scores.clone())
+    ref = torch.distributions.Categorical(logits=scores.double()).entropy()
+    assert torch.allclose(proc._history[:3].double(), ref, atol=1e-4)
+    logp = torch.log_softmax(scores.double(), -1)
+    want = -logp.topk(5, -1).values.clamp(min=-27.631).mean(-1)
+    assert torch.allclose(proc.confidences[0].double(), want, atol=1e-4)
