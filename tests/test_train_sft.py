@@ -141,21 +141,22 @@ def test_lora_trains_the_new_tokens_rows_of_the_untied_lm_head(tiny, ds, tmp_pat
     from trl import ModelConfig, SFTConfig
 
     from hyper_train.config import DataArgs, HyperModelArgs
-    from hyper_train.model import output_head_name
+    from hyper_train.model import load_model_and_processor, output_head_name
     from hyper_train.sft import build_sft_trainer
 
     margs = ModelConfig(model_name_or_path=str(tiny), dtype="float32", use_peft=True, lora_r=4, lora_alpha=8)
+    assert output_head_name(load_model_and_processor(margs, HyperModelArgs())[0]) == "lm_head"  # untied
     args = SFTConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, learning_rate=5e-2,
                      report_to=[], save_strategy="no", use_cpu=True, max_length=None)
     trainer = build_sft_trainer(args, margs, DataArgs(), HyperModelArgs(add_chain_tags=True), train_dataset=ds)
     peft_model = trainer.model
     base = peft_model.get_base_model()
     new = sorted(peft_model.peft_config["default"].trainable_token_indices["lm_head"])
-    assert len(new) == 21 and output_head_name(base) == "lm_head"  # 20 tags + <PAUSE>
+    assert len(new) == 21  # 20 tags + <PAUSE>
 
     def head_rows():
         hidden = torch.eye(base.config.text_config.hidden_size)
-        return base.get_output_embeddings()(hidden).T.detach().clone()  # (vocab, hidden), adapters applied
+        return base.lm_head(hidden).T.detach().clone()  # (vocab, hidden), through peft's wrapper
 
     before = head_rows()
     trainer.train()
