@@ -2,6 +2,7 @@
 
 A rewrite may change wording only. It is rejected (the template text stays) when it drops or
 alters a quoted line, a number or time span, an option letter, or a speaker reference; when it
+changes the number of negations or the words that carry a comparison or an order; when it
 names a sound or a speaker the original did not; when it names one of the options in a question;
 or when it stops being a question (or becomes one). ``problem`` returns the first reason, in words
 that are counted in the build's provenance.
@@ -14,6 +15,10 @@ import re
 QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 LETTER = re.compile(r"\(([A-J])\)")
+NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.I)
+KEYWORDS = ("louder", "quieter", "softer", "higher", "lower", "more", "less", "fewer", "before", "after",
+            "first", "last", "only", "same", "different", "both", "all", "absent", "present", "start", "end")
+"""Words that carry a comparison, an order or a quantity: a rewrite keeps exactly the ones it had."""
 SPEAKER = re.compile(r"\b(?:(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\s+"
                      r"(?:speaker|voice|person)|(?:speaker|voice)\s+(\d+))\b", re.I)
 
@@ -62,6 +67,12 @@ def problem(original: str, rewrite: str, kind: str, vocabulary: set[str] | froze
         return "new speaker reference"
     if _speakers(original) - _speakers(text):
         return "speaker reference dropped"
+    # measured: SmolLM2 turned "rain is among the background sounds" into "... is not in the
+    # background sounds" with every quote, number and letter intact
+    if len(NEGATION.findall(original)) != len(NEGATION.findall(text)):
+        return "negation changed"
+    if {w for w in KEYWORDS if f" {w} " in _words(original)} != {w for w in KEYWORDS if f" {w} " in _words(text)}:
+        return "comparison or order word changed"
     before, after = _words(original), _words(text)
     for name in vocabulary:
         key = _words(name)
