@@ -152,12 +152,18 @@ def audit_main(argv: list[str]) -> int:
     p.add_argument("out", help="a folder written by paqa-build")
     p.add_argument("--threshold", type=float, default=0.9,
                    help="answer-prior probability at which a question counts as text-answerable")
+    p.add_argument("--llm-url", help="also ask an LLM at this OpenAI-compatible endpoint (…/v1) to answer "
+                                      "from the text alone (API key from PAQA_REWRITER_API_KEY)")
+    p.add_argument("--llm-model", default="default", help="model name for --llm-url")
+    p.add_argument("--llm-limit", type=int, help="ask the LLM only the first N questions")
     p.add_argument("-v", "--verbose", action="store_true", help="print the traceback of an error")
     args = p.parse_args(argv)
     from .dataset.audit import markdown, run_audit
+    from .rewrite.client import ChatClient
 
+    llm = ChatClient(args.llm_url, args.llm_model, timeout_s=120) if args.llm_url else None
     try:
-        report = run_audit(args.out, args.threshold)
+        report = run_audit(args.out, args.threshold, llm, args.llm_limit)
     except (OSError, ValueError) as exc:
         return _fail(exc, args.verbose)
     print(markdown(report))

@@ -205,3 +205,40 @@ def test_env_absent_names_the_collections_own_labels_when_they_are_exhaustive(tm
     own = {"water", "wind", "walk"}  # display names
     assert keys[True] and keys[True] <= own  # absent answers drawn from the collection's labels
     assert not keys[False] & own  # without exhaustive labels: the built-in everyday pool
+
+
+def test_llm_text_only_baseline_through_an_endpoint(sample_builds, capsys):
+    """An endpoint that always answers "A" scores the share of keys at A; the table gets its column."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_a):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            asked.append(body["messages"][-1]["content"])
+            data = json.dumps({"choices": [{"message": {"content": "A"}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = sample_builds["kept"]
+        assert main(["audit", str(out), "--llm-url", f"http://127.0.0.1:{server.server_address[1]}/v1",
+                     "--llm-model", "stub"]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows = _qa(out)
+    report = json.loads((out / "audit.json").read_text())["llm_text_only"]
+    assert report["questions"] == len(asked) == len(rows) and report["unanswered"] == 0
+    assert report["accuracy"] == round(sum(r["answer"] == "A" for r in rows) / len(rows), 4)
+    assert all("(A) " in prompt for prompt in asked)  # question and options, nothing else
+    assert "LLM text-only (stub)" in capsys.readouterr().out

@@ -185,6 +185,44 @@ def audit(rows: list[dict[str, Any]], threshold: float = 0.9, folds: int = FOLDS
     }
 
 
+LLM_PROMPT = ("You cannot hear the audio clip this question is about. Answer from the text alone, with the "
+              "letter of one option and nothing else.")
+
+
+def llm_text_only(rows: list[dict[str, Any]], client: Any, concurrency: int = 4,
+                  limit: int | None = None) -> dict[str, Any]:
+    """Accuracy of an LLM that sees only the question and the options (``client``: a
+    ``rewrite.client.ChatClient``), per task and overall; unparseable or failed answers count as
+    wrong. ``limit`` asks only the first N rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..chain import extract_answer, format_choices
+    from ..rewrite.client import RewriteError
+
+    rows = rows[:limit] if limit else rows
+
+    def ask(row: dict[str, Any]) -> str | None:
+        prompt = f"{row['question']}\n{format_choices(row['choices'])}"
+        try:
+            reply = client.complete([{"role": "system", "content": LLM_PROMPT}, {"role": "user", "content": prompt}],
+                                    max_tokens=8, temperature=0.0)
+        except RewriteError:
+            return None
+        letter = extract_answer(f"<FINAL_ANSWER>{reply.strip()}</FINAL_ANSWER>", list(row["choices"]))
+        return letter
+
+    with ThreadPoolExecutor(max(1, concurrency)) as pool:
+        letters = list(pool.map(ask, rows))
+    tasks: dict[str, list[bool]] = {}
+    for row, letter in zip(rows, letters):
+        tasks.setdefault(row["task"], []).append(letter == row["answer"])
+    right = [ok for oks in tasks.values() for ok in oks]
+    return {"model": getattr(client, "model", None), "questions": len(rows),
+            "unanswered": sum(letter is None for letter in letters),
+            "accuracy": round(sum(right) / len(right), 4) if right else None,
+            "tasks": {t: round(sum(v) / len(v), 4) for t, v in sorted(tasks.items())}}
+
+
 def read_rows(out: str | Path, split: str | None = None) -> list[dict[str, Any]]:
     """The audit columns of a build's QA shards (all splits, or one), in file order."""
     import pyarrow.parquet as pq
@@ -199,27 +237,39 @@ def read_rows(out: str | Path, split: str | None = None) -> list[dict[str, Any]]
 
 
 def markdown(report: dict[str, Any]) -> str:
-    """The audit as two markdown tables (positions; text-only accuracy per task)."""
+    """The audit as two markdown tables (positions; text-only accuracy per task, with the LLM
+    baseline's column when it ran)."""
     lines = ["| options | questions | key share per letter | largest distance from uniform |",
              "|---|---|---|---|"]
     for n, v in report["positions"].items():
         shares = " ".join(f"{k} {s:.0%}" for k, s in v["share"].items())
         lines.append(f"| {n} | {v['questions']} | {shares} | {v['max_deviation_points']:.1f} points |")
-    lines += ["", "| task | questions | chance | text-only (best rule) | rule | text-answerable |",
-              "|---|---|---|---|---|---|"]
+    llm = report.get("llm_text_only")
+    extra = f" LLM text-only ({llm['model']}) |" if llm else ""
+    lines += ["", "| task | questions | chance | text-only (best rule) | rule | text-answerable |" + extra,
+              "|---|---|---|---|---|---|" + ("---|" if llm else "")]
+
+    def llm_cell(value: float | None) -> str:
+        return "" if not llm else (" - |" if value is None else f" {value:.0%} |")
+
     for task, v in report["tasks"].items():
         lines.append(f"| {task} | {v['questions']} | {v['chance']:.0%} | {v['best_accuracy']:.0%} | "
-                     f"{v['best_rule']} | {v['text_answerable']} |")
+                     f"{v['best_rule']} | {v['text_answerable']} |" + llm_cell(llm and llm["tasks"].get(task)))
     o = report["overall"]
     if report["questions"]:
         lines.append(f"| **all** | {report['questions']} | {o['chance']:.0%} | {o['best_accuracy']:.0%} | "
-                     f"{o['best_rule']} | {o['text_answerable']} |")
+                     f"{o['best_rule']} | {o['text_answerable']} |" + llm_cell(llm and llm["accuracy"]))
     return "\n".join(lines)
 
 
-def run_audit(out: str | Path, threshold: float = 0.9) -> dict[str, Any]:
-    """Audit a finished build: read its QA shards, write ``OUT/audit.json``, return the report."""
-    report = audit(read_rows(out), threshold)
+def run_audit(out: str | Path, threshold: float = 0.9, llm: Any = None, llm_limit: int | None = None
+              ) -> dict[str, Any]:
+    """Audit a finished build: read its QA shards, write ``OUT/audit.json``, return the report.
+    ``llm`` (a ``ChatClient``) adds an LLM text-only baseline (``llm_text_only``)."""
+    rows = read_rows(out)
+    report = audit(rows, threshold)
+    if llm is not None:
+        report["llm_text_only"] = llm_text_only(rows, llm, limit=llm_limit)
     (Path(out) / "audit.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n",
                                           encoding="utf-8")
     return report
