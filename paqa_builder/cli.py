@@ -166,8 +166,11 @@ def audit_main(argv: list[str]) -> int:
         report = run_audit(args.out, args.threshold, llm, args.llm_limit)
     except (OSError, ValueError) as exc:
         return _fail(exc, args.verbose)
-    print(markdown(report))
-    print(f"\nwrote {Path(args.out) / 'audit.json'}")
+    try:
+        print(markdown(report))
+        print(f"\nwrote {Path(args.out) / 'audit.json'}")
+    except BrokenPipeError:  # `paqa-build audit OUT | head`: the reader left, nothing is wrong
+        sys.stderr.close()
     return 0
 
 
