@@ -151,7 +151,7 @@ def test_swapped_audio_baseline_gives_each_question_another_clips_audio(tmp_path
 
     monkeypatch.setattr(ev, "model_generate_fn", listener)
     args = EvalArgs(model_path="m", eval_file=str(tmp_path / "mmau.json"), audio_dir=str(tmp_path),
-                    swapped_baseline=True, batch_size=2)
+                    predictions=str(tmp_path / "pred.jsonl"), swapped_baseline=True, batch_size=2)
     metrics = ev.run_eval(args)
     # the listener is always right on its own audio and always wrong on the other clip's
     assert metrics["accuracy"] == 1.0 and metrics["swapped_audio"]["accuracy"] == 0.0
