@@ -12,7 +12,7 @@ from typing import Any
 
 from hyper_train.collator import AudioChatCollator
 from hyper_train.data import load_qa
-from hyper_train.model import load_model_and_processor, lora_config, save_final
+from hyper_train.model import load_model_and_processor, lora_config, output_head_name, save_final
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def build_sft_trainer(sft_args: Any, model_args: Any, data_args: Any, hyper_args
         eval_dataset = load_qa(data_args.eval_data, data_args.eval_split, data_args.audio_root,
                                data_args.max_eval_samples)
     peft = lora_config(model_args, hyper_args, list(token_ids.values()), model) if model_args.use_peft else None
-    trains_head_rows = peft is not None and len(getattr(peft, "trainable_token_indices", None) or {}) > 1
+    head = output_head_name(model) if peft is not None else None
+    trains_head_rows = head is not None and head in (getattr(peft, "trainable_token_indices", None) or {})
     trainer_cls = _head_rows_trainer(SFTTrainer) if trains_head_rows else SFTTrainer
     return trainer_cls(model=model, args=prepare_sft_args(sft_args), train_dataset=train_dataset,
                       eval_dataset=eval_dataset, processing_class=processor, peft_config=peft,

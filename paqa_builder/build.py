@@ -121,12 +121,11 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         summary.source_report = dict(getattr(src, "report", {}) or {})
         rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
         audit = recipe.get("audit") or {}
-        drop_ids = (text_answerable_ids(state, seen, float(audit.get("text_only_threshold", 0.9)))
-                    if audit.get("drop_text_answerable") else set())
+        drop = (text_answerable_ids(state, seen, float(audit.get("text_only_threshold", 0.9)))
+                if audit.get("drop_text_answerable") else {})
         summary.rows = finalize(state, seen, rows_per_shard,
-                                balance_positions=bool(audit.get("balance_positions", True)),
-                                drop_ids=drop_ids)
-        summary.dropped_text_answerable = len(drop_ids)
+                                balance_positions=bool(audit.get("balance_positions", True)), drop=drop)
+        summary.dropped_text_answerable = len(drop)
         atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
                                                                   sort_keys=True, default=str))
         from .dataset.card import write_card

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..chain import LETTERS
+from ..compose.facts import normalize_text
 from .balance import letter_shares
 
 AUDIT_COLUMNS = ("id", "clip_id", "task", "question", "choices", "answer", "split")
@@ -41,12 +41,8 @@ MIN_SEEN = 5
 prior trusts its rate (fewer: it falls back to the task-wide rate)."""
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9 ]+", "", str(text).lower()).strip()
-
-
 def _words(text: str) -> set[str]:
-    return set(_norm(text).split())
+    return set(normalize_text(text).split())
 
 
 def fold_of(clip_id: str, folds: int = FOLDS) -> int:
@@ -71,8 +67,8 @@ class AnswerPrior:
         for row in rows:
             key = _key_index(row)
             for i, option in enumerate(row["choices"]):
-                for table, k in ((self.fine, (row["task"], _norm(row["question"]), _norm(option))),
-                                 (self.coarse, (row["task"], _norm(option)))):
+                for table, k in ((self.fine, (row["task"], normalize_text(row["question"]), normalize_text(option))),
+                                 (self.coarse, (row["task"], normalize_text(option)))):
                     seen = table.setdefault(k, [0, 0])
                     seen[0] += i == key
                     seen[1] += 1
@@ -80,7 +76,8 @@ class AnswerPrior:
     def rate(self, row: dict[str, Any], option: str) -> float:
         """Smoothed key rate of ``option`` in ``row``'s task (and question, when seen enough)."""
         chance = 1.0 / len(row["choices"])
-        for k in ((row["task"], _norm(row["question"]), _norm(option)), (row["task"], _norm(option))):
+        text = normalize_text(option)
+        for k in ((row["task"], normalize_text(row["question"]), text), (row["task"], text)):
             table = self.fine if len(k) == 3 else self.coarse
             hit, seen = table.get(k, (0, 0))
             if seen >= MIN_SEEN:
@@ -103,8 +100,8 @@ def _letter_prior(train: list[dict[str, Any]]) -> Callable[[dict[str, Any]], lis
 RULES: dict[str, Callable[[list[dict[str, Any]]], Callable[[dict[str, Any]], list[float]]]] = {
     "answer_prior": lambda train: AnswerPrior(train).scores,
     "letter_prior": _letter_prior,
-    "longest_option": lambda train: lambda row: [float(len(_norm(c))) for c in row["choices"]],
-    "shortest_option": lambda train: lambda row: [-float(len(_norm(c))) for c in row["choices"]],
+    "longest_option": lambda train: lambda row: [float(len(normalize_text(c))) for c in row["choices"]],
+    "shortest_option": lambda train: lambda row: [-float(len(normalize_text(c))) for c in row["choices"]],
     "question_overlap": lambda train: lambda row: [
         float(len(_words(c) & _words(row["question"]))) for c in row["choices"]],
 }

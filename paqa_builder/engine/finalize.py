@@ -24,15 +24,16 @@ def _schema(kind: str):
     return (clips if kind == "clips" else qa).arrow_schema
 
 
-def _read_part(path, schema):
-    """A committed part; a damaged one is an error naming it (one line), not a pyarrow traceback."""
+def _read_part(path, schema, columns: list[str] | None = None):
+    """A committed part (only ``columns`` when given, so the audio is not read); a damaged one is
+    an error naming it (one line), not a pyarrow traceback."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .state import ResumeError
 
     try:
-        return pq.read_table(path, schema=schema)
+        return pq.read_table(path, schema=schema, columns=columns)
     except (pa.ArrowException, OSError) as exc:
         raise ResumeError(f"{path}: a part committed by an earlier run cannot be read ({exc}); "
                           "rerun with --overwrite to rebuild") from None
@@ -57,38 +58,29 @@ def _balanced(table: Any, balancer: Any) -> Any:
     return table
 
 
-def text_answerable_ids(state: BuildState, chunks: list[int], threshold: float) -> set[str]:
-    """Ids of the committed QA rows that the text-only answer prior gets right with a probability
-    of at least ``threshold`` (``dataset/audit.text_answerable``; reads no audio)."""
-    import pyarrow.parquet as pq
-
+def text_answerable_ids(state: BuildState, chunks: list[int], threshold: float) -> dict[str, str]:
+    """Id -> split of the committed QA rows that the text-only answer prior gets right with a
+    probability of at least ``threshold`` (``dataset/audit.text_answerable``; reads no audio)."""
     from ..dataset.audit import AUDIT_COLUMNS, text_answerable
 
     rows = []
     for index in chunks:
-        path = state.part(index, "qa.parquet")
-        _read_part(path, _schema("qa"))  # a damaged part is the usual one-line error
-        rows += pq.read_table(path, columns=list(AUDIT_COLUMNS)).to_pylist()
-    return text_answerable(rows, threshold)
+        rows += _read_part(state.part(index, "qa.parquet"), _schema("qa"), list(AUDIT_COLUMNS)).to_pylist()
+    flagged = text_answerable(rows, threshold)
+    return {str(r["id"]): r["split"] for r in rows if str(r["id"]) in flagged}
 
 
 def finalize(state: BuildState, chunks: list[int], rows_per_shard: int,
-             balance_positions: bool = True, drop_ids: set[str] | None = None) -> dict[str, dict[str, int]]:
+             balance_positions: bool = True, drop: dict[str, str] | None = None) -> dict[str, dict[str, int]]:
     """Write ``data/{clips,qa}`` shards and ``failures.jsonl`` from ``chunks``; return row counts.
 
     ``balance_positions``: move QA keys so that every option count uses its letters evenly within
     each split (``dataset/balance.PositionBalancer``, in written order: deterministic).
-    ``drop_ids``: QA row ids left out of the shards (``text_answerable_ids``)."""
-    from ..dataset.balance import PositionBalancer
-
-    drop = pa_drop = None
-    if drop_ids:
-        import pyarrow as pa
-
-        drop, pa_drop = set(drop_ids), pa.array(sorted(drop_ids), type=pa.string())
-
+    ``drop``: QA row id -> split of rows left out of the shards (``text_answerable_ids``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from ..dataset.balance import PositionBalancer
 
     counts: dict[str, dict[str, int]] = {kind: {s: 0 for s in SPLITS} for kind in ("clips", "qa")}
     balancer = PositionBalancer() if balance_positions else None  # one for all splits
@@ -97,13 +89,9 @@ def finalize(state: BuildState, chunks: list[int], rows_per_shard: int,
         for kind in counts:
             for split in SPLITS:
                 counts[kind][split] += stats["rows"][kind].get(split, 0)
-    if drop:
-        for index in chunks:
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(state.part(index, "qa.parquet"), columns=["id", "split"])
-            for row_id, split in zip(table["id"].to_pylist(), table["split"].to_pylist()):
-                counts["qa"][split] -= row_id in drop
+    pa_drop = pa.array(sorted(drop), type=pa.string()) if drop else None
+    for split in (drop or {}).values():
+        counts["qa"][split] -= 1
 
     staging = state.root / "staging"
     shutil.rmtree(staging, ignore_errors=True)

@@ -44,11 +44,6 @@ def default_cache() -> Path:
     return Path(root) / "paqa_builder" / "rewrites.jsonl"
 
 
-def _section(chain: str, tag: str) -> str | None:
-    m = re.search(rf"<{tag}>(.*?)</{tag}>", chain, flags=re.S)
-    return m.group(1).strip() if m else None
-
-
 class Rewriter(Stage):
     """Stage ``rewrite`` (backend ``openai``); see the module docstring."""
 
@@ -145,8 +140,9 @@ class Rewriter(Stage):
         jobs = []
         for record in batch:
             for item in record.qa or []:
+                sections = chainfmt.parse(item["chain"]).sections
                 for field in self.fields:
-                    text = item["question"] if field == "question" else _section(item["chain"], field.upper())
+                    text = item["question"] if field == "question" else sections.get(field.upper())
                     if text:
                         jobs.append((record, item, field, text))
         with ThreadPoolExecutor(self.concurrency) as pool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ..compose.facts import normalize_text
+
 QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 LETTER = re.compile(r"\(([A-J])\)")
@@ -24,7 +26,8 @@ SPEAKER = re.compile(r"\b(?:(first|second|third|fourth|fifth|sixth|seventh|eight
 
 
 def _words(text: str) -> str:
-    return " " + re.sub(r"[^a-z0-9]+", " ", text.lower()).strip() + " "
+    """Normalised words padded with spaces, so ``" dog "`` in it is a whole-word test."""
+    return f" {normalize_text(text)} "
 
 
 def _quotes(text: str) -> list[str]:
