@@ -487,3 +487,38 @@ def test_noisy_and_clean_need_the_snr_margin() -> None:
     assert noisy_answers(-1.0, 5.0) == ["noisy"]
     assert noisy_answers(22.0, 0.0) == ["clean"] and noisy_answers(22.0, 5.0) == []
     assert noisy_answers(26.0, 5.0) == ["clean"]
+
+
+def test_speaker_content_options_never_hide_in_a_misheard_word() -> None:
+    """'Which word comes from the first speaker?' offers the other speaker's words as wrong options
+    only when they cannot hide in what the first speaker was heard to say (report flite scene:
+    "a long letter" heard as "along lighter" made the second speaker's "long" a second right
+    option), and only when every word of the first speaker was heard clearly."""
+    from paqa_builder.compose.samples import speech_record
+    from paqa_builder.compose.text import said_words, sounds_near
+
+    assert sounds_near("long", said_words("She rode along lighter."))      # inside a heard word
+    assert sounds_near("colt", said_words("on a cold day"))                # one letter changed
+    assert not sounds_near("letter", said_words("She rode along lighter."))
+    assert not sounds_near("sunrise", said_words("She rode along lighter."))
+
+    turns = (("A", 0.5, 3.0, "She rode along lighter to her grandmother."),
+             ("B", 3.5, 6.5, "The baker wakes up long before sunrise."),
+             ("A", 7.0, 9.5, "The concert starts after the opening speech."))
+
+    def first_speaker_options(low_word: str | None) -> list[list[str]]:
+        comp = Composer(ontology=str(ONTOLOGY), max_questions_per_task=10, reflect_share=0.0,
+                        tasks=["content"], seed=3)
+        rec = speech_record("along", turns=turns, count_confidence=0.99)
+        for w in rec.words:
+            if low_word and w.word.startswith(low_word):
+                w.score = 0.5
+        rows = [r for r in compose(comp, rec) if "first speaker" in r["question"]]
+        return [r["choices"] for r in rows]
+
+    said_by_b = {"baker", "wakes", "long", "before", "sunrise"}
+    clear = first_speaker_options(None)
+    assert clear and all("long" not in c for c in clear)
+    assert any(set(c) & said_by_b for c in clear)  # B's other words are still hard negatives
+    unsure = first_speaker_options("lighter")
+    assert all(not set(c) & said_by_b for c in unsure)

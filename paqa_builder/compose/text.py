@@ -168,8 +168,37 @@ def is_said(word: str, said: set[str]) -> bool:
     return spelling_key(normalize_text(word).replace(" ", "")) in said
 
 
+def sounds_near(word: str, said: set[str]) -> bool:
+    """True when ``word`` is said or could be hiding in a misheard word of a ``said_words`` set:
+    one contains the other ("long" in "along", heard for "a long"), or they differ by a single
+    letter inserted, dropped or changed ("cold" / "colt"). A wrong option must not be near
+    anything heard: the recogniser may have written the option's sound as that word."""
+    key = spelling_key(normalize_text(word).replace(" ", ""))
+    if key in said:
+        return True
+    for heard in said:
+        short, long_ = sorted((key, heard), key=len)
+        if len(short) >= 3 and short in long_:
+            return True
+        if min(len(key), len(heard)) >= 4 and _one_edit(key, heard):
+            return True
+    return False
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance of ``a`` and ``b`` is exactly 1."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)):] == b[i + 1:]
+
+
 def unrelated_words(pool: tuple[str, ...], said: set[str]) -> list[str]:
     """Words of ``pool`` that share no 4-letter prefix with anything in ``said`` (a
-    ``said_words`` set)."""
+    ``said_words`` set) and are not ``sounds_near`` any of it."""
     prefixes = {w[:4] for w in said}
-    return [w for w in pool if w[:4] not in prefixes and not is_said(w, said)]
+    return [w for w in pool if w[:4] not in prefixes and not sounds_near(w, said)]

@@ -12,7 +12,7 @@ from typing import Any
 from ..facts import Facts, normalize_text
 from ..question import Ctx, Family, Question, Trap
 from ..templates import PLANNING, choose, pick
-from ..text import CONTENT_POOL, content_words, is_said, ordinal, said_words, unrelated_words
+from ..text import CONTENT_POOL, content_words, is_said, ordinal, said_words, sounds_near, unrelated_words
 
 
 def _clip_text(facts: Facts) -> str:
@@ -38,6 +38,14 @@ def _well_scored(facts: Facts, ctx: Ctx) -> set[str] | None:
                         for t in normalize_text(x.word).split()}
             sentence = []
     return out
+
+
+def _clearly_heard(facts: Facts, speaker: Any, ctx: Ctx) -> bool:
+    """Every word credited to ``speaker`` scored >= min_quote_word_score (True without scores)."""
+    scores = [w.score for w in facts.words or [] if w.speaker == speaker.label and w.score is not None]
+    if not any(w.score is not None for w in facts.words or []):
+        return True
+    return bool(scores) and min(scores) >= ctx.cfg.min_quote_word_score
 
 
 def _context(word: str, text: str, width: int = 4) -> str:
@@ -84,10 +92,14 @@ def content(facts: Facts, ctx: Ctx) -> list[Question]:
             mine = said_words(sp.text)
             own = [w for w in content_words(sp.text) if (ok is None or w in ok)
                    and not any(is_said(w, words) for words in others.values())]
+            # "said by someone else, not by this speaker" is a claim about everything this
+            # speaker said: only when all of it was heard clearly, and never a word that could
+            # hide in one of theirs (report flite scene: "a long letter" heard as "along
+            # lighter" made the other speaker's "long" a second right option)
             foreign: list[tuple[int, str]] = []
-            for o in speakers:
+            for o in speakers if _clearly_heard(facts, sp, ctx) else []:
                 for w in content_words(o.text) if o is not sp else []:
-                    if not is_said(w, mine) and w not in {f for _, f in foreign}:
+                    if not sounds_near(w, mine) and w not in {f for _, f in foreign}:
                         foreign.append((o.index, w))
             if not own:
                 continue
