@@ -321,3 +321,32 @@ def test_segments_faster_than_speech_are_dropped_as_hallucinations():
     stage.max_words_per_second = 0.0
     stage._transcribe(record)
     assert len(record.words) == 7 + 44
+
+
+@needs_model
+def test_real_transcripts_give_content_questions_with_true_keys(transcriber, clips):
+    """Whisper's words through the composer: clean two-speaker clips yield content questions
+    (clip-wide and per speaker) whose keys were said, by that speaker where one is named."""
+    from paqa_builder.compose.composer import Composer
+
+    comp = Composer(tasks=["content"], max_questions_per_task=4, reflect_share=0.0)
+    rows = []
+    for clip in clips:
+        rec = ClipRecord(clip_id=clip.clip_id, source="synth", path=clip.path, audio=clip.audio,
+                         duration=clip.duration, labels=[],
+                         turns=[Turn(t.speaker, t.start, t.end) for t in clip.turns])
+        rec.num_speakers, rec.speaker_count_confidence = 2, 1.0
+        transcriber([rec])
+        comp([rec])
+        assert rec.error is None, rec.error
+        truth = clip.truth["text"]
+        for row in rec.qa:
+            said = normalise(truth["A"] + " " + truth["B"])
+            if "first speaker" in row["question"]:
+                said = normalise(truth["A"])
+            elif "second speaker" in row["question"]:
+                said = normalise(truth["B"])
+            assert normalise(row["answer_text"]) in said.split(), (row["question"], row["answer_text"])
+        rows += rec.qa
+    assert len(rows) >= len(clips)
+    assert any("speaker" in r["question"] for r in rows)
