@@ -75,6 +75,12 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
         "Who talks over someone else in the clip?",
         "Which voice interrupts another one?",
     ),
+    "speaker_overlap/said": (
+        "Someone starts talking while another person is still speaking. What do they say?",
+        "What does the person who cuts in say?",
+        "One voice starts over another. What are its words?",
+        "Which line is said by the speaker who interrupts?",
+    ),
     "speaker_overlap/pair": (
         "Which two people talk at the same time?",
         "Whose voices overlap?",

@@ -103,7 +103,7 @@ def _unique_quotes(sp: Speaker, facts: Facts, ctx: Ctx) -> list[str]:
             and quote_owned(q, sp, facts, ctx.cfg.min_quote_margin_s)]
 
 
-def _fillers(facts: Facts, ctx: Ctx, k: int, like: str = "") -> list[str]:
+def filler_quotes(facts: Facts, ctx: Ctx, k: int, like: str = "") -> list[str]:
     """``k`` filler lines nobody in the clip says, as long as ``like`` (the true line) as possible."""
     lines = [line for line in FILLER_LINES
              if all(similarity(line, sp.text) < QUOTE_CLASH for sp in facts.speakers or [])]
@@ -177,7 +177,7 @@ def speaker_quote(facts: Facts, ctx: Ctx) -> list[Question]:
                   for q in _unique_quotes(o, facts, ctx) if similarity(q, sp.text) < QUOTE_CLASH]
         ctx.rng.shuffle(others)
         wrong = [q for _, q in others[: ctx.cfg.num_choices - 1]]
-        wrong += _fillers(facts, ctx, ctx.cfg.num_choices - 1 - len(wrong), like=quote)
+        wrong += filler_quotes(facts, ctx, ctx.cfg.num_choices - 1 - len(wrong), like=quote)
         if not wrong:
             continue
         trap_sp, trap_q = others[0] if others else (None, wrong[0])
@@ -313,7 +313,7 @@ def speaker_order(facts: Facts, ctx: Ctx) -> list[Question]:
             answer = described[k]
             wrong = [described[i] for i in described if i != k][: ctx.cfg.num_choices - 1]
             wrong += [_described(line) for line in
-                      _fillers(facts, ctx, ctx.cfg.num_choices - 1 - len(wrong), like=chosen[k])]
+                      filler_quotes(facts, ctx, ctx.cfg.num_choices - 1 - len(wrong), like=chosen[k])]
             trap_option = described[runner.index]
             fact = f"The voice heard first ({answer}) starts at {sp.start:.1f}s."
         else:
