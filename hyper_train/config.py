@@ -56,6 +56,16 @@ class PauseArgs:
     max_pauses: int = _f(4, "Most pause events per completion; afterwards <PAUSE> is banned.")
     max_think_tokens: int = _f(8, "Most consecutive <PAUSE> tokens per pause event (latent think steps).")
     pause_in_loss: bool = _f(False, "Keep <PAUSE> positions in the policy loss (default: excluded, they are forced).")
+    pause_bias: float = _f(0.0, "0: force <PAUSE> on a triggered step; > 0: add this logit bias instead (upstream "
+                                "HyPeR: 50), so the row still samples.")
+    pause_warmup_batch_mean: bool = _f(False, "Until pause_warmup_tokens entropies are collected, use the step's "
+                                              "batch-mean entropy as the threshold (upstream), not never pause.")
+    acoustic_keywords: list[str] = _f([], "Words (e.g. pitch, noise) after which <PAUSE> gets acoustic_keyword_bias "
+                                          "for acoustic_keyword_window steps (upstream HyPeR's acoustic trigger).")
+    acoustic_keyword_bias: float = _f(0.0, "Logit bias added to <PAUSE> after an acoustic keyword (upstream: 5).")
+    acoustic_keyword_window: int = _f(64, "Steps after an acoustic keyword during which the bias applies.")
+    abort_on_repetition: bool = _f(False, "End a rollout (EOS only) whose last generated tokens loop: 6 identical "
+                                          "in a row, or >= 60 % repeats over 64 tokens (upstream).")
 
 
 @dataclass
@@ -95,3 +105,5 @@ class EvalArgs:
                                       "questions answerable without listening).")
     swapped_baseline: bool = _f(False, "Ask every question again with another clip's audio (the next clip, "
                                        "cyclically), and report that accuracy beside the real one.")
+    pause_at_inference: bool = _f(False, "Generate with the stage-2 <PAUSE> logits processor (PauseArgs "
+                                         "defaults; the checkpoint must hold <PAUSE>), as HyPeR pauses at test time.")

@@ -51,8 +51,10 @@ def score(rows: list[dict[str, Any]], outputs: list[str]) -> tuple[list[dict[str
 
 
 def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: bool = False,
-                      dtype: str = "auto") -> GenerateFn:
-    """A ``GenerateFn`` over a saved checkpoint (model class from its config + ``AutoProcessor``)."""
+                      dtype: str = "auto", pause_at_inference: bool = False) -> GenerateFn:
+    """A ``GenerateFn`` over a saved checkpoint (model class from its config + ``AutoProcessor``);
+    with ``pause_at_inference`` it generates through the stage-2 ``<PAUSE>`` processor (default
+    ``PauseArgs``), exposed as the function's ``pause_processor`` attribute."""
     import torch
     import transformers
     from transformers import AutoConfig, AutoProcessor
@@ -65,6 +67,15 @@ def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: boo
     if torch.cuda.is_available():
         model.to("cuda")
     processor = AutoProcessor.from_pretrained(model_path)
+    pause = None
+    if pause_at_inference:
+        from hyper_train.config import PauseArgs
+        from hyper_train.pause import pause_processor_from_args
+        from hyper_train.tokens import token_id
+
+        eos = model.generation_config.eos_token_id
+        pause = pause_processor_from_args(PauseArgs(), token_id(processor), tokenizer=processor.tokenizer,
+                                          eos_id=eos[0] if isinstance(eos, list) else eos)
 
     def generate(rows: list[dict[str, Any]]) -> list[str]:
         texts, audios = [], []
@@ -77,10 +88,17 @@ def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: boo
             audios.append(decode_audio(row["audio"], SAMPLE_RATE))
         batch = processor(text=texts, audio=audios, sampling_rate=SAMPLE_RATE, padding=True,
                           padding_side="left", return_tensors="pt").to(model.device)
+        extra = {}
+        if pause is not None:
+            from transformers import LogitsProcessorList
+
+            pause.reset()  # per-row pause counts restart; the entropy history carries on
+            extra["logits_processor"] = LogitsProcessorList([pause])
         with torch.no_grad():
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample)
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample, **extra)
         return processor.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
+    generate.pause_processor = pause  # type: ignore[attr-defined]
     return generate
 
 
@@ -162,7 +180,8 @@ def run_eval(args: Any) -> dict[str, Any]:
     if not args.model_path or not args.eval_file:
         raise ValueError("eval needs model_path and eval_file")
     ds = load_qa(args.eval_file, args.split, args.audio_dir, args.max_samples)
-    gen = model_generate_fn(args.model_path, args.max_new_tokens, args.do_sample, args.eval_dtype)
+    gen = model_generate_fn(args.model_path, args.max_new_tokens, args.do_sample, args.eval_dtype,
+                            getattr(args, "pause_at_inference", False))
     rows = list(ds)
     metrics = evaluate(rows, gen, args.batch_size, args.predictions)
     log.info("accuracy %.4f on %d questions", metrics["accuracy"], metrics["n"])

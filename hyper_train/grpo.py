@@ -63,7 +63,9 @@ class HyperGRPOTrainer(GRPOTrainer):
         self.pause_id = token_id(self.processing_class)
         self.pause_in_loss = bool(getattr(pause_args, "pause_in_loss", False))
         conf_k = reward_args.confidence_top_k if getattr(reward_args, "confidence_weighting", False) else 0
-        self.pause_processor = (pause_processor_from_args(pause_args, self.pause_id, conf_k)
+        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        self.pause_processor = (pause_processor_from_args(pause_args, self.pause_id, conf_k, tokenizer=tokenizer,
+                                                          eos_id=self.eos_token_ids[0] if self.eos_token_ids else None)
                                 if pause_args is not None else None)
         self._scoring_audio: tuple[torch.Tensor, torch.Tensor] | None = None
         self._rollout_audio: list[Any] | None = None

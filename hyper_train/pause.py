@@ -9,6 +9,14 @@ at most ``max_pauses`` events; past either cap ``<PAUSE>`` is banned, so the mod
 them on its own either. Nothing is forced before ``warmup`` entropies have been seen, since a
 quantile of a few values is noise.
 
+Options that reproduce the upstream HyPeR rollouts (``recipes/stage2_grpo_hyper.yaml``):
+``pause_bias`` adds a large logit bias to ``<PAUSE>`` instead of forcing it (upstream: +50);
+``warmup_batch_mean`` uses the current step's batch-mean entropy as the threshold until the
+history is warm, instead of never pausing; ``keyword_ids`` / ``keyword_bias`` add a small bias to
+``<PAUSE>`` for ``keyword_window`` steps after the row wrote an acoustic keyword ("pitch",
+"noise", ...); ``abort_on_repetition`` ends a row (only ``eos_id`` allowed) whose last generated
+tokens are one token six times over, or mostly repeats.
+
 All state is per-row tensors on the scores' device; the work per step is one softmax, one
 quantile over the history buffer and a few masked writes (see ``benchmarks/train_step.py``).
 """
@@ -28,11 +36,30 @@ class PauseLogitsProcessor:
     calls on purpose, it is the *running* reference the quantile is taken over.
     """
 
+    REPEAT_WINDOW = 64
+    """Generated tokens the repetition test looks at."""
+    REPEAT_RUN = 6
+    """That many identical tokens in a row end the row."""
+    REPEAT_RATE = 0.6
+    """As does a share of repeated tokens (1 - distinct / window) at least this high."""
+
     def __init__(self, pause_id: int, quantile: float = 0.9, min_entropy: float = 1.0,
                  warmup: int = 256, history_size: int = 8192, max_pauses: int = 4,
-                 max_think_tokens: int = 8, enabled: bool = True, confidence_top_k: int = 0):
+                 max_think_tokens: int = 8, enabled: bool = True, confidence_top_k: int = 0,
+                 pause_bias: float = 0.0, warmup_batch_mean: bool = False,
+                 keyword_ids: list[list[int]] | None = None, keyword_bias: float = 0.0,
+                 keyword_window: int = 64, abort_on_repetition: bool = False, eos_id: int | None = None):
         if not 0.0 < quantile < 1.0:
             raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+        if abort_on_repetition and eos_id is None:
+            raise ValueError("abort_on_repetition needs eos_id")
+        self.pause_bias = float(pause_bias)
+        self.warmup_batch_mean = bool(warmup_batch_mean)
+        self.keyword_ids = [list(k) for k in keyword_ids or [] if k]
+        self.keyword_bias = float(keyword_bias)
+        self.keyword_window = int(keyword_window)
+        self.abort_on_repetition = bool(abort_on_repetition)
+        self.eos_id = eos_id
         self.pause_id = int(pause_id)
         self.quantile = quantile
         self.min_entropy = min_entropy
@@ -66,7 +93,9 @@ class PauseLogitsProcessor:
         """Forget per-row state (pause counts, runs, confidences) before a new ``generate``."""
         self._events: torch.Tensor | None = None
         self._run: torch.Tensor | None = None
+        self._keyword_at: torch.Tensor | None = None
         self._steps = 0
+        self._prompt_len = 0
         self.confidences: list[torch.Tensor] = []
 
     @property
@@ -100,6 +129,8 @@ class PauseLogitsProcessor:
         if self._events is None or self._events.shape[0] != batch:
             self._events = torch.zeros(batch, dtype=torch.long, device=device)
             self._run = torch.zeros(batch, dtype=torch.long, device=device)
+            self._keyword_at = torch.full((batch,), -(10 ** 9), dtype=torch.long, device=device)
+            self._prompt_len = input_ids.shape[1]
         elif self._steps > 0:
             # the previous step's token is now visible: extend or close the pause run, count events
             was_pause = input_ids[:, -1] == self.pause_id
@@ -124,6 +155,9 @@ class PauseLogitsProcessor:
         if not self.enabled:
             return scores
         threshold = self._threshold()
+        if self.warmup_batch_mean and self._warming():
+            # upstream HyPeR: until the history is warm, the batch's own mean entropy is the bar
+            threshold = entropy.mean().clamp(min=self.min_entropy)
         self._remember(entropy)
 
         in_run = self._run > 0
@@ -134,15 +168,54 @@ class PauseLogitsProcessor:
         ban = (~in_run & (self._events >= self.max_pauses)) | (in_run & (self._run >= self.max_think_tokens))
         # branch-free masked writes, so the decoding loop never waits on the device
         pause_col = scores[:, self.pause_id]
+        if self.keyword_ids and self.keyword_bias:
+            recent = self._keyword_hits(input_ids)
+            pause_col = pause_col + self.keyword_bias * (recent & ~in_run).to(pause_col.dtype)
         pause_col = torch.where(ban, torch.full_like(pause_col, float("-inf")), pause_col)
-        pause_col = torch.where(force, torch.zeros_like(pause_col), pause_col)
-        # in place: no second vocab-sized tensor. On the CPU, asking whether any row is forced costs
-        # nothing and skips a pass over the whole vocabulary; on an accelerator it would be a sync
-        if scores.device.type != "cpu" or bool(force.any()):
-            scores.masked_fill_(force[:, None], float("-inf"))
+        if self.pause_bias:
+            # upstream HyPeR: a large bias, not a hard force (the row still samples)
+            pause_col = pause_col + self.pause_bias * force.to(pause_col.dtype)
+        else:
+            pause_col = torch.where(force, torch.zeros_like(pause_col), pause_col)
+            # in place: no second vocab-sized tensor. On the CPU, asking whether any row is forced
+            # costs nothing and skips a pass over the whole vocabulary; on an accelerator a sync
+            if scores.device.type != "cpu" or bool(force.any()):
+                scores.masked_fill_(force[:, None], float("-inf"))
         scores[:, self.pause_id] = pause_col
         self.forced_total = self.forced_total + force.sum()
+        if self.abort_on_repetition:
+            self._abort_repeats(input_ids, scores)
         return scores
+
+    def _warming(self) -> bool:
+        return min(self._filled, self._history.numel()) < max(self.warmup, 1)
+
+    def _keyword_hits(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Rows that wrote a keyword within the last ``keyword_window`` steps (this one included)."""
+        for ids in self.keyword_ids:
+            n = len(ids)
+            if input_ids.shape[1] - self._prompt_len < n:
+                continue
+            tail = input_ids[:, -n:]
+            hit = (tail == torch.tensor(ids, device=tail.device)).all(dim=-1)
+            self._keyword_at = torch.where(hit, torch.full_like(self._keyword_at, self._steps), self._keyword_at)
+        return (self._steps - self._keyword_at) <= self.keyword_window
+
+    def _abort_repeats(self, input_ids: torch.Tensor, scores: torch.Tensor) -> None:
+        """Leave only ``eos_id`` to rows whose generated tail loops (see the class constants)."""
+        generated = input_ids[:, self._prompt_len:][:, -self.REPEAT_WINDOW:]
+        if generated.shape[1] < self.REPEAT_RUN:
+            return
+        run = (generated[:, -self.REPEAT_RUN:] == generated[:, -1:]).all(dim=-1)
+        if generated.shape[1] >= self.REPEAT_WINDOW // 2:
+            # a per-row loop, but only over the batch (a handful of rows), not the vocabulary
+            rate = torch.tensor([1.0 - row.unique().numel() / row.numel() for row in generated],
+                                device=run.device)
+            run = run | (rate >= self.REPEAT_RATE)
+        if bool(run.any()):
+            keep = scores[:, self.eos_id].clone()
+            scores.masked_fill_(run[:, None], float("-inf"))
+            scores[:, self.eos_id] = torch.where(run, torch.zeros_like(keep), keep)
 
 
 def lowest_window_confidence(token_conf: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
@@ -192,12 +265,36 @@ def local_confidence_weights(conf_local: torch.Tensor, gather: Any, process_inde
     return weights[process_index * n:(process_index + 1) * n]
 
 
-def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: int = 0) -> PauseLogitsProcessor:
-    """Build the processor from a ``PauseArgs``."""
+def keyword_token_ids(tokenizer: Any, keywords: list[str]) -> list[list[int]]:
+    """Token id sequences of ``keywords`` as a model would write them: bare, after a space, and
+    capitalised after a space (BPE tokenisers give each a different sequence)."""
+    out: list[list[int]] = []
+    for word in keywords:
+        for form in (word, " " + word, " " + word[:1].upper() + word[1:]):
+            ids = list(tokenizer.encode(form, add_special_tokens=False))
+            if ids and ids not in out:
+                out.append(ids)
+    return out
+
+
+def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: int = 0,
+                              tokenizer: Any = None, eos_id: int | None = None) -> PauseLogitsProcessor:
+    """Build the processor from a ``PauseArgs`` (``tokenizer`` turns its acoustic keywords into
+    token ids; ``eos_id`` is what a repetition abort leaves)."""
+    keywords = list(getattr(pause_args, "acoustic_keywords", []) or [])
+    if keywords and tokenizer is None:
+        raise ValueError("acoustic_keywords need the tokenizer")
     return PauseLogitsProcessor(pause_id, quantile=pause_args.pause_quantile,
                                 min_entropy=pause_args.pause_min_entropy,
                                 warmup=pause_args.pause_warmup_tokens,
                                 history_size=pause_args.pause_history_size,
                                 max_pauses=pause_args.max_pauses,
                                 max_think_tokens=pause_args.max_think_tokens,
-                                enabled=pause_args.pause_enabled, confidence_top_k=confidence_top_k)
+                                enabled=pause_args.pause_enabled, confidence_top_k=confidence_top_k,
+                                pause_bias=getattr(pause_args, "pause_bias", 0.0),
+                                warmup_batch_mean=getattr(pause_args, "pause_warmup_batch_mean", False),
+                                keyword_ids=keyword_token_ids(tokenizer, keywords) if keywords else None,
+                                keyword_bias=getattr(pause_args, "acoustic_keyword_bias", 0.0),
+                                keyword_window=getattr(pause_args, "acoustic_keyword_window", 64),
+                                abort_on_repetition=getattr(pause_args, "abort_on_repetition", False),
+                                eos_id=eos_id)

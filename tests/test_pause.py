@@ -152,3 +152,76 @@ def test_entropy_and_confidence_match_a_float64_reference_with_banned_tokens():
     logp = torch.log_softmax(scores.double(), -1)
     want = -logp.topk(5, -1).values.clamp(min=-27.631).mean(-1)
     assert torch.allclose(proc.confidences[0].double(), want, atol=1e-4)
+
+
+# -- upstream HyPeR options (recipes/stage2_grpo_hyper.yaml) ---------------------------------------
+def test_pause_bias_adds_to_the_pause_logit_instead_of_forcing():
+    proc = PauseLogitsProcessor(PAUSE, quantile=0.9, min_entropy=0.5, warmup=8, pause_bias=50.0)
+    warm(proc)
+    scores = torch.cat([flat(), peaked()])
+    before = scores.clone()
+    out = proc(torch.zeros(2, 4, dtype=torch.long), scores)
+    assert out[0, PAUSE].item() == pytest.approx(50.0)  # 0 + 50 on the uncertain row
+    others = [i for i in range(V) if i != PAUSE]
+    assert torch.equal(out[0, others], before[0, others])  # nothing masked: the row still samples
+    assert torch.equal(out[1], before[1])
+
+
+def test_batch_mean_warmup_pauses_from_the_first_step():
+    ids = torch.zeros(2, 4, dtype=torch.long)
+    cold = PauseLogitsProcessor(PAUSE, min_entropy=0.5, warmup=32)
+    assert cold(ids, torch.cat([flat(), peaked()]))[0].argmax().item() != PAUSE  # no history: never
+    hot = PauseLogitsProcessor(PAUSE, min_entropy=0.5, warmup=32, warmup_batch_mean=True)
+    out = hot(ids, torch.cat([flat(), peaked()]))
+    assert out[0].argmax().item() == PAUSE  # above the batch's mean entropy
+    assert out[1].argmax().item() == 3
+
+
+def test_acoustic_keyword_biases_pause_for_a_window():
+    keyword = [11, 12]  # e.g. " pitch" as two tokens
+    proc = PauseLogitsProcessor(PAUSE, warmup=10 ** 6, keyword_ids=[keyword], keyword_bias=5.0,
+                                keyword_window=3)
+    prompt = [1, 2, 3]
+    seq = list(prompt)
+    gains = []
+    for token in [20, 11, 12, 21, 22, 23, 24, 25]:
+        out = proc(torch.tensor([seq]), peaked())
+        gains.append(round(out[0, PAUSE].item() - peaked()[0, PAUSE].item(), 3))
+        seq.append(token)
+    # the bias starts on the step after the keyword's last token and lasts keyword_window + 1 steps
+    assert gains == [0.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0, 0.0]
+    # a keyword inside the prompt does not count
+    proc.reset()
+    assert proc(torch.tensor([[11, 12]]), peaked())[0, PAUSE].item() == peaked()[0, PAUSE].item()
+
+
+def test_repetition_abort_leaves_only_eos():
+    eos = 2
+    proc = PauseLogitsProcessor(PAUSE, warmup=10 ** 6, abort_on_repetition=True, eos_id=eos)
+    seq = [[5, 6], [5, 6]]
+    out = None
+    for step in range(8):
+        out = proc(torch.tensor(seq), peaked(2))
+        seq[0].append(9)                      # row 0 says "9" over and over
+        seq[1].append(10 + step)              # row 1 varies
+    assert torch.isinf(out[0]).sum() == V - 1 and out[0].argmax().item() == eos
+    assert torch.equal(out[1], peaked()[0])
+    with pytest.raises(ValueError, match="eos_id"):
+        PauseLogitsProcessor(PAUSE, abort_on_repetition=True)
+
+
+def test_processor_from_args_tokenises_the_keywords():
+    from hyper_train.config import PauseArgs
+    from hyper_train.pause import pause_processor_from_args
+
+    class Tok:
+        def encode(self, text, add_special_tokens=False):
+            return [ord(c) for c in text]
+
+    args = PauseArgs(acoustic_keywords=["pitch"], acoustic_keyword_bias=5.0, pause_bias=50.0,
+                     abort_on_repetition=True)
+    proc = pause_processor_from_args(args, PAUSE, tokenizer=Tok(), eos_id=2)
+    assert [list(map(chr, k)) for k in proc.keyword_ids] == [list("pitch"), list(" pitch"), list(" Pitch")]
+    assert proc.pause_bias == 50.0 and proc.keyword_bias == 5.0 and proc.eos_id == 2
+    with pytest.raises(ValueError, match="tokenizer"):
+        pause_processor_from_args(args, PAUSE)

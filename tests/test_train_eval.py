@@ -159,3 +159,20 @@ def test_swapped_audio_baseline_gives_each_question_another_clips_audio(tmp_path
     assert [r["audio"] for r in ev.swapped(rows)] == ["B", "B", "A"]
     with pytest.raises(ValueError, match="at least two clips"):
         ev.swapped(rows[:2])
+
+
+def test_pause_processor_at_inference(tmp_path):
+    """``pause_at_inference``: evaluation generates through the stage-2 <PAUSE> processor (every
+    generated step's entropy reaches its history); without it no processor is attached."""
+    from tiny_qwen2_audio import build_tiny_qwen2_audio
+
+    from hyper_train.evaluate import model_generate_fn
+
+    model = build_tiny_qwen2_audio(tmp_path / "model")
+    rows = [{"question": "What is heard?", "choices": ["rain", "dog"], "answer": "B",
+             "audio": {"array": np.zeros(16000, np.float32), "sampling_rate": 16000}} for _ in range(2)]
+    plain = model_generate_fn(str(model), max_new_tokens=5)
+    assert plain.pause_processor is None and len(plain(rows)) == 2
+    paused = model_generate_fn(str(model), max_new_tokens=5, pause_at_inference=True)
+    assert len(paused(rows)) == 2
+    assert paused.pause_processor._filled == 2 * 5  # two rows, five generated steps

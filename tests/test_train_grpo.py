@@ -134,3 +134,42 @@ def test_grpo_with_lora_and_chain_tags_runs_with_the_new_embedding_rows_trainabl
     assert any("trainable_tokens" in n for n, p in trainer.model.named_parameters() if p.requires_grad)
     trainer.train()  # before the fix in lora_config, the head's peft wrapper broke the fused head here
     assert trainer.state.global_step == 1
+
+
+@pytest.mark.slow
+def test_upstream_hyper_recipe_parses_and_its_rollouts_run(tiny, tmp_path):
+    """recipes/stage2_grpo_hyper.yaml (upstream HyPeR's settings) passes the key check and the
+    stage-2 parser, and a rollout step with its <PAUSE> settings runs on the tiny model: the
+    acoustic keywords are tokenised by the model's own tokenizer, pauses are biased (+50), not forced."""
+    import dataclasses
+
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    from hyper_train.cli import RECIPE_DIR, check_keys
+    from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
+
+    types = (GRPOConfig, ModelConfig, DataArgs, HyperModelArgs, PauseArgs, RewardArgs)
+    argv = ["--config", str(RECIPE_DIR / "stage2_grpo_hyper.yaml")]
+    check_keys(types, argv)
+    parsed = TrlParser(types).parse_args_and_config(argv + ["--output_dir", str(tmp_path), "--bf16", "false"])
+    grpo, pause, rewards = parsed[0], parsed[4], parsed[5]
+    assert (pause.pause_quantile, pause.pause_warmup_tokens) == (0.45, 32)
+    assert (pause.max_pauses, pause.max_think_tokens) == (3, 64)
+    assert pause.pause_bias == 50.0 and pause.acoustic_keyword_bias == 5.0 and pause.abort_on_repetition
+    assert "pitch" in pause.acoustic_keywords and pause.pause_warmup_batch_mean and pause.pause_in_loss
+    assert (grpo.beta, grpo.num_generations, grpo.max_completion_length) == (0.1, 4, 1024)
+    assert (rewards.length_min_words, rewards.length_max_words) == (300, 800)
+
+    trainer = make_trainer(tiny, tmp_path)
+    from hyper_train.pause import pause_processor_from_args
+
+    tokenizer = trainer.processing_class.tokenizer
+    trainer.pause_args = dataclasses.replace(pause, max_think_tokens=2)
+    trainer.pause_processor = pause_processor_from_args(trainer.pause_args, trainer.pause_id,
+                                                        tokenizer=tokenizer, eos_id=trainer.eos_token_ids[0])
+    proc = trainer.pause_processor
+    assert [tokenizer.encode(" pitch", add_special_tokens=False)] == [k for k in proc.keyword_ids
+                                                                       if tokenizer.decode(k) == " pitch"]
+    trainer.args.max_steps = 1
+    trainer.train()
+    assert int(proc.forced_total) > 0  # batch-mean warm-up: pauses from the first steps
