@@ -32,8 +32,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     exit 1
   fi
   python -m pip install -q -U pip wheel
-  # torch/torchaudio/torchcodec: the combination measured to work with pyannote.audio 4.0.7.
-  python -m pip install -q "torch==2.14.1" "torchaudio==2.11.0" "torchcodec==0.17.0"
+  # torch/torchaudio/torchcodec: the combination measured to work with pyannote.audio 4.0.7;
+  # torchvision 0.29.1 is the release built for torch 2.14 (Qwen2.5-Omni's processor needs it).
+  python -m pip install -q "torch==2.14.1" "torchaudio==2.11.0" "torchcodec==0.17.0" "torchvision==0.29.1"
   python -m pip install -q -e ".[all]"
   # whisperx pins torch~=2.8 and resemblyzer pulls the 'typing' backport: install them without
   # their pins; their real runtime needs are listed in pyproject.toml's [portable] extra.

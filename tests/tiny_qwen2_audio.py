@@ -30,6 +30,28 @@ _CORPUS = [
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>"]
 
 
+def tiny_tokenizer(special: list[str], vocab_size: int = 600, extra_special_tokens: dict[str, str] | None = None):
+    """A ``Qwen2Tokenizer`` whose byte-level BPE is trained here on ``_CORPUS``; ``special`` tokens
+    get the first ids (``special[0]`` is unk and pad, ``<|im_end|>`` the eos)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    model_json = json.loads(bpe.to_str())["model"]
+    vocab, merges = model_json["vocab"], model_json["merges"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in merges]
+    extra = {"extra_special_tokens": extra_special_tokens} if extra_special_tokens else {}
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, unk_token=special[0], eos_token="<|im_end|>",
+                               pad_token=special[0], **extra)
+    tokenizer.add_special_tokens({"additional_special_tokens": special[1:]})
+    return tokenizer
+
+
 def build_tiny_qwen2_audio(out_dir: str | Path, vocab_size: int = 600, window_s: int = 10,
                            seed: int = 0) -> Path:
     """Build, save and return the folder of a tiny Qwen2-Audio model + processor with ``<PAUSE>``.
@@ -38,35 +60,19 @@ def build_tiny_qwen2_audio(out_dir: str | Path, vocab_size: int = 600, window_s:
     is set to match (Whisper encoders reject any other input length).
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
-        AutoProcessor,
         Qwen2AudioConfig,
         Qwen2AudioForConditionalGeneration,
         Qwen2AudioProcessor,
-        Qwen2Tokenizer,
         WhisperFeatureExtractor,
     )
-
-    from hyper_train.tokens import add_hyper_tokens
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
 
     # 1. byte-level BPE trained on the tiny corpus; special tokens get the first ids
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator(_CORPUS * 4, trainer=trainer)
-    model_json = json.loads(bpe.to_str())["model"]
-    vocab, merges = model_json["vocab"], model_json["merges"]
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in merges]
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, unk_token="<|endoftext|>",
-                               eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL[1:]})
+    tokenizer = tiny_tokenizer(SPECIAL, vocab_size)
 
     feature_extractor = WhisperFeatureExtractor(feature_size=128, sampling_rate=16000,
                                                 chunk_length=window_s, hop_length=160, n_fft=400)
@@ -82,15 +88,23 @@ def build_tiny_qwen2_audio(out_dir: str | Path, vocab_size: int = 600, window_s:
                      "tie_word_embeddings": False},
         audio_token_id=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
-    model = Qwen2AudioForConditionalGeneration(config)
+    # 3. the same token step training runs, then save + reload through the real loaders
+    return save_tiny(Qwen2AudioForConditionalGeneration(config), processor, tokenizer, out)
+
+
+def save_tiny(model, processor, tokenizer, out: Path) -> Path:
+    """Set eos/pad, add ``<PAUSE>`` as training does, save both to ``out`` and reload the processor
+    through ``AutoProcessor`` (so a folder that does not load fails here, not in a test)."""
+    from transformers import AutoProcessor
+
+    from hyper_train.tokens import add_hyper_tokens
+
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-
-    # 3. the same token step training runs, then save + reload through the real loaders
     add_hyper_tokens(model, processor)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    AutoProcessor.from_pretrained(out)  # fail here, not in the test, if the folder does not load
+    AutoProcessor.from_pretrained(out)
     return out
 
 
