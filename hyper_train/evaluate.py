@@ -71,10 +71,10 @@ def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: boo
     if pause_at_inference:
         from hyper_train.config import PauseArgs
         from hyper_train.pause import pause_processor_from_args
-        from hyper_train.tokens import token_id
+        from hyper_train.tokens import get_tokenizer, token_id
 
         eos = model.generation_config.eos_token_id
-        pause = pause_processor_from_args(PauseArgs(), token_id(processor), tokenizer=processor.tokenizer,
+        pause = pause_processor_from_args(PauseArgs(), token_id(processor), tokenizer=get_tokenizer(processor),
                                           eos_id=eos[0] if isinstance(eos, list) else eos)
 
     def generate(rows: list[dict[str, Any]]) -> list[str]:

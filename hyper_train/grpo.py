@@ -28,7 +28,7 @@ from hyper_train.data import SAMPLE_RATE, decode_audio, load_qa, with_prompt
 from hyper_train.model import load_model_and_processor, lora_config, save_final
 from hyper_train.pause import local_confidence_weights, lowest_window_confidence, pause_processor_from_args
 from hyper_train.rewards import build_rewards
-from hyper_train.tokens import token_id
+from hyper_train.tokens import get_tokenizer, token_id
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class HyperGRPOTrainer(GRPOTrainer):
         self.pause_id = token_id(self.processing_class)
         self.pause_in_loss = bool(getattr(pause_args, "pause_in_loss", False))
         conf_k = reward_args.confidence_top_k if getattr(reward_args, "confidence_weighting", False) else 0
-        tokenizer = getattr(self.processing_class, "tokenizer", self.processing_class)
+        tokenizer = get_tokenizer(self.processing_class)
         self.pause_processor = (pause_processor_from_args(pause_args, self.pause_id, conf_k, tokenizer=tokenizer,
                                                           eos_id=self.eos_token_ids[0] if self.eos_token_ids else None)
                                 if pause_args is not None else None)

@@ -58,6 +58,7 @@ class PauseLogitsProcessor:
         self.keyword_ids = [list(k) for k in keyword_ids or [] if k]
         self.keyword_bias = float(keyword_bias)
         self.keyword_window = int(keyword_window)
+        self._keywords_on: tuple[torch.device, dict[int, torch.Tensor]] | None = None
         self.abort_on_repetition = bool(abort_on_repetition)
         self.eos_id = eos_id
         self.pause_id = int(pause_id)
@@ -104,9 +105,9 @@ class PauseLogitsProcessor:
         return float(self._threshold())
 
     def _threshold(self) -> torch.Tensor:
-        n = min(self._filled, self._history.numel())
-        if n < max(self.warmup, 1):
+        if self._warming():
             return torch.tensor(float("inf"), device=self._history.device)
+        n = min(self._filled, self._history.numel())
         # a tensor, not a float: no device->host sync per decoding step. The nearest-rank quantile
         # (k-th smallest, k = ceil(q n)) by selection: a quarter of torch.quantile's sort + lerp
         k = max(1, min(n, math.ceil(self.quantile * n)))
@@ -192,30 +193,36 @@ class PauseLogitsProcessor:
 
     def _keyword_hits(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Rows that wrote a keyword within the last ``keyword_window`` steps (this one included)."""
-        for ids in self.keyword_ids:
-            n = len(ids)
-            if input_ids.shape[1] - self._prompt_len < n:
-                continue
-            tail = input_ids[:, -n:]
-            hit = (tail == torch.tensor(ids, device=tail.device)).all(dim=-1)
-            self._keyword_at = torch.where(hit, torch.full_like(self._keyword_at, self._steps), self._keyword_at)
+        generated = input_ids.shape[1] - self._prompt_len
+        for n, keywords in self._keyword_table(input_ids.device).items():
+            if generated >= n:  # (B, 1, n) against (K, n): any of the K spellings of length n
+                hit = (input_ids[:, None, -n:] == keywords).all(dim=-1).any(dim=-1)
+                self._keyword_at.masked_fill_(hit, self._steps)
         return (self._steps - self._keyword_at) <= self.keyword_window
 
+    def _keyword_table(self, device: torch.device) -> dict[int, torch.Tensor]:
+        """Keyword ids grouped by length as (K, n) tensors on ``device``, built once per device."""
+        if self._keywords_on is None or self._keywords_on[0] != device:
+            lengths = sorted({len(k) for k in self.keyword_ids})
+            table = {n: torch.tensor([k for k in self.keyword_ids if len(k) == n], device=device)
+                     for n in lengths}
+            self._keywords_on = (device, table)
+        return self._keywords_on[1]
+
     def _abort_repeats(self, input_ids: torch.Tensor, scores: torch.Tensor) -> None:
-        """Leave only ``eos_id`` to rows whose generated tail loops (see the class constants)."""
+        """Leave only ``eos_id`` to rows whose generated tail loops (see the class constants).
+        Tensor ops only: no per-row loop, no device-to-host sync."""
         generated = input_ids[:, self._prompt_len:][:, -self.REPEAT_WINDOW:]
         if generated.shape[1] < self.REPEAT_RUN:
             return
-        run = (generated[:, -self.REPEAT_RUN:] == generated[:, -1:]).all(dim=-1)
+        loop = (generated[:, -self.REPEAT_RUN:] == generated[:, -1:]).all(dim=-1)
         if generated.shape[1] >= self.REPEAT_WINDOW // 2:
-            # a per-row loop, but only over the batch (a handful of rows), not the vocabulary
-            rate = torch.tensor([1.0 - row.unique().numel() / row.numel() for row in generated],
-                                device=run.device)
-            run = run | (rate >= self.REPEAT_RATE)
-        if bool(run.any()):
-            keep = scores[:, self.eos_id].clone()
-            scores.masked_fill_(run[:, None], float("-inf"))
-            scores[:, self.eos_id] = torch.where(run, torch.zeros_like(keep), keep)
+            ordered = generated.sort(dim=-1).values
+            distinct = 1 + (ordered[:, 1:] != ordered[:, :-1]).sum(dim=-1)
+            loop = loop | (1.0 - distinct / generated.shape[1] >= self.REPEAT_RATE)
+        keep = scores[:, self.eos_id].clone()
+        scores.masked_fill_(loop[:, None], float("-inf"))
+        scores[:, self.eos_id] = torch.where(loop, torch.zeros_like(keep), keep)
 
 
 def lowest_window_confidence(token_conf: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:

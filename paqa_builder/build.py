@@ -120,8 +120,10 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
                         "run (chunks %s)", len(state.redone), state.redone[:10])
         summary.source_report = dict(getattr(src, "report", {}) or {})
         rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
+        from .dataset.audit import TEXT_ONLY_THRESHOLD
+
         audit = recipe.get("audit") or {}
-        drop = (text_answerable_ids(state, seen, float(audit.get("text_only_threshold", 0.9)))
+        drop = (text_answerable_ids(state, seen, float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD)))
                 if audit.get("drop_text_answerable") else {})
         summary.rows = finalize(state, seen, rows_per_shard,
                                 balance_positions=bool(audit.get("balance_positions", True)), drop=drop)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 LETTERS = "ABCDEFGHIJ"
 """Answer letters, in option order."""
@@ -99,6 +100,15 @@ def render(chain: Chain) -> str:
 
 
 _TAG_RE = re.compile(r"<(/?)(" + "|".join(ALL_TAGS) + r")>")
+
+
+def map_section(text: str, tag: str, fn: Any, count: int = 0) -> str:
+    """``text`` with the body of each ``<tag>...</tag>`` section replaced by ``fn(body)`` (the first
+    ``count`` sections; 0: all). The one place besides ``render`` that writes a tag."""
+    if tag not in ALL_TAGS:
+        raise ValueError(f"unknown chain tag {tag!r}")
+    return re.sub(rf"(<{tag}>)(.*?)(</{tag}>)", lambda m: m.group(1) + fn(m.group(2)) + m.group(3), text,
+                  count=count, flags=re.S)
 
 
 def parse(text: str) -> ParsedChain:
@@ -175,6 +185,22 @@ _ANSWER_PATTERNS = (
 )
 
 
+def _tag_letter(body: str) -> str | None:
+    """The option letter inside a FINAL_ANSWER body: "(B)", a lone "b", else the first capital
+    A-J standing alone that is not the pronoun ("I think it is B" is B, not I); None otherwise
+    (then the phrase patterns read the body)."""
+    bracketed = re.search(r"[\(\[]([A-J])[\)\]]", body)
+    if bracketed:
+        return bracketed.group(1)
+    alone = re.fullmatch(r"\s*([A-Ja-j])[.)]?\s*", body)
+    if alone:
+        return alone.group(1).upper()
+    for hit in re.finditer(r"\b([A-J])\b", body):
+        if not (hit.group(1) == "I" and re.match(r"\s+[a-z]", body[hit.end():])):
+            return hit.group(1)
+    return None
+
+
 def extract_answer(text: str, choices: list[str] | None = None) -> str | None:
     """The option letter a free-form or chain answer commits to, or None.
 
@@ -184,9 +210,9 @@ def extract_answer(text: str, choices: list[str] | None = None) -> str | None:
     """
     m = re.search(r"<FINAL_ANSWER>(.*?)</FINAL_ANSWER>", text, re.S)
     if m:
-        letter = re.search(r"\b([A-J])\b", m.group(1).upper())
+        letter = _tag_letter(m.group(1))
         if letter:
-            return letter.group(1)
+            return letter
         text = m.group(1)
     for pattern in _ANSWER_PATTERNS:
         hits = pattern.findall(text)

@@ -150,8 +150,9 @@ def audit_main(argv: list[str]) -> int:
                                 description="Shortcut audit of a build: answer-letter balance and a "
                                             "text-only baseline per task; writes OUT/audit.json.")
     p.add_argument("out", help="a folder written by paqa-build")
-    p.add_argument("--threshold", type=float, default=0.9,
-                   help="answer-prior probability at which a question counts as text-answerable")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="answer-prior probability at which a question counts as text-answerable "
+                        "(default: the recipe default, 0.9)")
     p.add_argument("--llm-url", help="also ask an LLM at this OpenAI-compatible endpoint (…/v1) to answer "
                                       "from the text alone (API key from PAQA_REWRITER_API_KEY)")
     p.add_argument("--llm-model", default="default", help="model name for --llm-url")
@@ -163,7 +164,8 @@ def audit_main(argv: list[str]) -> int:
 
     llm = ChatClient(args.llm_url, args.llm_model, timeout_s=120) if args.llm_url else None
     try:
-        report = run_audit(args.out, args.threshold, llm, args.llm_limit)
+        kwargs = {} if args.threshold is None else {"threshold": args.threshold}
+        report = run_audit(args.out, llm=llm, llm_limit=args.llm_limit, **kwargs)
     except (OSError, ValueError) as exc:
         return _fail(exc, args.verbose)
     try:

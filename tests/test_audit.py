@@ -242,3 +242,11 @@ def test_llm_text_only_baseline_through_an_endpoint(sample_builds, capsys):
     assert report["accuracy"] == round(sum(r["answer"] == "A" for r in rows) / len(rows), 4)
     assert all("(A) " in prompt for prompt in asked)  # question and options, nothing else
     assert "LLM text-only (stub)" in capsys.readouterr().out
+
+
+def test_recipe_default_threshold_is_the_audit_default():
+    """One value: the recipe default of ``audit.text_only_threshold`` is the audit's own default."""
+    from paqa_builder.config import DEFAULTS
+    from paqa_builder.dataset.audit import TEXT_ONLY_THRESHOLD
+
+    assert DEFAULTS["audit"]["text_only_threshold"] == TEXT_ONLY_THRESHOLD

@@ -118,3 +118,16 @@ def test_spans_checked_against_the_target_chain():
     same, shifted = consistency_reward([target, moved], evidence=[EVIDENCE] * 2, choices=[CHOICES] * 2,
                                        chain=[target, target])
     assert same > shifted
+
+
+def test_final_answer_body_in_free_words_gives_the_option_not_the_pronoun():
+    """A model (or the audit's LLM column) that writes words inside FINAL_ANSWER: the letter it
+    commits to, never the pronoun "I" (which upper-casing the body used to return)."""
+    from paqa_builder.chain import extract_answer
+
+    choices = ["dog", "rain", "car", "wind"]
+    assert extract_answer("<FINAL_ANSWER>I think it is B</FINAL_ANSWER>", choices) == "B"
+    assert extract_answer("<FINAL_ANSWER>(C) rain</FINAL_ANSWER>", choices) == "C"
+    assert extract_answer("<FINAL_ANSWER>b</FINAL_ANSWER>", choices) == "B"
+    assert extract_answer("<FINAL_ANSWER>the answer is d</FINAL_ANSWER>", choices) == "D"
+    assert extract_answer("<FINAL_ANSWER>rain</FINAL_ANSWER>", choices) == "B"

@@ -170,19 +170,15 @@ def is_said(word: str, said: set[str]) -> bool:
 
 def sounds_near(word: str, said: set[str]) -> bool:
     """True when ``word`` is said or could be hiding in a misheard word of a ``said_words`` set:
-    one contains the other ("long" in "along", heard for "a long"), or they differ by a single
+    a heard word contains it ("long" in "along", heard for "a long"), or the two differ by a single
     letter inserted, dropped or changed ("cold" / "colt"). A wrong option must not be near
-    anything heard: the recogniser may have written the option's sound as that word."""
+    anything heard: the recogniser may have written the option's sound as that word. (Only that
+    direction: a short heard word such as "the" inside an option, "feather", proves nothing.)"""
     key = spelling_key(normalize_text(word).replace(" ", ""))
     if key in said:
         return True
-    for heard in said:
-        short, long_ = sorted((key, heard), key=len)
-        if len(short) >= 3 and short in long_:
-            return True
-        if min(len(key), len(heard)) >= 4 and _one_edit(key, heard):
-            return True
-    return False
+    return any((len(key) >= 3 and key in heard) or (min(len(key), len(heard)) >= 4 and _one_edit(key, heard))
+               for heard in said)
 
 
 def _one_edit(a: str, b: str) -> bool:

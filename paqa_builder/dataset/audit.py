@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..chain import LETTERS
-from ..compose.facts import normalize_text
+from ..compose.facts import normalize_text as _normalize_text
 from .balance import letter_shares
 
 AUDIT_COLUMNS = ("id", "clip_id", "task", "question", "choices", "answer", "split")
@@ -39,6 +40,15 @@ FOLDS = 5
 MIN_SEEN = 5
 """An option text must have been offered this often in the training folds before the answer
 prior trusts its rate (fewer: it falls back to the task-wide rate)."""
+
+
+TEXT_ONLY_THRESHOLD = 0.9
+"""Default answer-prior probability at which a question counts as text-answerable (recipe key
+``audit.text_only_threshold``)."""
+
+normalize_text = lru_cache(maxsize=1 << 18)(_normalize_text)
+"""``compose.facts.normalize_text``, remembered: every rule and fold reads the same questions and
+options again (profiled: about 70 % of the audit's time went to normalising)."""
 
 
 def _words(text: str) -> set[str]:
@@ -113,47 +123,50 @@ def _pick(scores: list[float]) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
-def cross_validated(rows: list[dict[str, Any]], folds: int = FOLDS) -> dict[str, list[int]]:
-    """Each rule's pick for every row, made by the rule fitted on the other folds' clips."""
-    picks = {name: [0] * len(rows) for name in RULES}
+def _fold_pass(rows: list[dict[str, Any]], folds: int, rules: tuple[str, ...],
+               threshold: float | None) -> tuple[dict[str, list[int]], set[str]]:
+    """One cross-validated pass: each rule of ``rules`` fitted on the other folds' clips picks an
+    option for every row; with a ``threshold``, also the ids the answer prior flags (see
+    ``text_answerable``). Fitting is the costly part, so both come from the same fits."""
+    picks = {name: [0] * len(rows) for name in rules}
+    flagged: set[str] = set()
     fold = [fold_of(str(r["clip_id"]), folds) for r in rows]
     for f in range(folds):
         train = [r for r, g in zip(rows, fold) if g != f]
         held = [i for i, g in enumerate(fold) if g == f]
         if not held:
             continue
-        for name, rule in RULES.items():
-            scores = rule(train)
+        for name in rules:
+            scores_of = RULES[name](train)
             for i in held:
-                picks[name][i] = _pick(scores(rows[i]))
-    return picks
+                scores = scores_of(rows[i])
+                picks[name][i] = _pick(scores)
+                if name == "answer_prior" and threshold is not None:
+                    key = _key_index(rows[i])
+                    # a strict winner only: a tie would hinge on the option order, which the
+                    # writer changes
+                    if scores[key] >= threshold and all(s < scores[key] for k, s in enumerate(scores) if k != key):
+                        flagged.add(str(rows[i]["id"]))
+    return picks, flagged
+
+
+def cross_validated(rows: list[dict[str, Any]], folds: int = FOLDS) -> dict[str, list[int]]:
+    """Each rule's pick for every row, made by the rule fitted on the other folds' clips."""
+    return _fold_pass(rows, folds, tuple(RULES), None)[0]
 
 
 def text_answerable(rows: list[dict[str, Any]], threshold: float, folds: int = FOLDS) -> set[str]:
     """Ids of rows whose key the cross-validated answer prior rates above every other option and at
     least ``threshold``. Independent of the options' order, so it can be decided before the writer
     balances the letters."""
-    fold = [fold_of(str(r["clip_id"]), folds) for r in rows]
-    flagged: set[str] = set()
-    for f in range(folds):
-        prior = AnswerPrior([r for r, g in zip(rows, fold) if g != f])
-        for row, g in zip(rows, fold):
-            if g != f:
-                continue
-            scores = prior.scores(row)
-            key = _key_index(row)
-            # a strict winner only: a tie would hinge on the option order, which the writer changes
-            if scores[key] >= threshold and all(s < scores[key] for i, s in enumerate(scores) if i != key):
-                flagged.add(str(row["id"]))
-    return flagged
+    return _fold_pass(rows, folds, ("answer_prior",), threshold)[1]
 
 
-def audit(rows: list[dict[str, Any]], threshold: float = 0.9, folds: int = FOLDS) -> dict[str, Any]:
+def audit(rows: list[dict[str, Any]], threshold: float = TEXT_ONLY_THRESHOLD, folds: int = FOLDS) -> dict[str, Any]:
     """The audit of ``rows`` (dicts with ``AUDIT_COLUMNS``): position balance per option count,
     and per task the chance rate, each rule's cross-validated accuracy, the best rule and the
     number of text-answerable questions at ``threshold``."""
-    picks = cross_validated(rows, folds)
-    flagged = text_answerable(rows, threshold, folds)
+    picks, flagged = _fold_pass(rows, folds, tuple(RULES), threshold)
     tasks: dict[str, Any] = {}
     for task in sorted({r["task"] for r in rows}):
         idx = [i for i, r in enumerate(rows) if r["task"] == task]
@@ -205,8 +218,8 @@ def llm_text_only(rows: list[dict[str, Any]], client: Any, concurrency: int = 4,
                                     max_tokens=8, temperature=0.0)
         except RewriteError:
             return None
-        letter = extract_answer(f"<FINAL_ANSWER>{reply.strip()}</FINAL_ANSWER>", list(row["choices"]))
-        return letter
+        # the reply is the model's final answer: read as a FINAL_ANSWER body ("B", "(B) dog", "I think B")
+        return extract_answer(f"<FINAL_ANSWER>{reply.strip()}</FINAL_ANSWER>", list(row["choices"]))
 
     with ThreadPoolExecutor(max(1, concurrency)) as pool:
         letters = list(pool.map(ask, rows))
@@ -220,8 +233,8 @@ def llm_text_only(rows: list[dict[str, Any]], client: Any, concurrency: int = 4,
             "tasks": {t: round(sum(v) / len(v), 4) for t, v in sorted(tasks.items())}}
 
 
-def read_rows(out: str | Path, split: str | None = None) -> list[dict[str, Any]]:
-    """The audit columns of a build's QA shards (all splits, or one), in file order."""
+def read_rows(out: str | Path) -> list[dict[str, Any]]:
+    """The audit columns of a build's QA shards (all splits), in file order."""
     import pyarrow.parquet as pq
 
     files = sorted((Path(out) / "data" / "qa").glob("*.parquet"))
@@ -230,7 +243,7 @@ def read_rows(out: str | Path, split: str | None = None) -> list[dict[str, Any]]
     rows: list[dict[str, Any]] = []
     for path in files:
         rows += pq.read_table(path, columns=list(AUDIT_COLUMNS)).to_pylist()
-    return [r for r in rows if split is None or r["split"] == split]
+    return rows
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -259,7 +272,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_audit(out: str | Path, threshold: float = 0.9, llm: Any = None, llm_limit: int | None = None
+def run_audit(out: str | Path, threshold: float = TEXT_ONLY_THRESHOLD, llm: Any = None, llm_limit: int | None = None
               ) -> dict[str, Any]:
     """Audit a finished build: read its QA shards, write ``OUT/audit.json``, return the report.
     ``llm`` (a ``ChatClient``) adds an LLM text-only baseline (``llm_text_only``)."""
@@ -267,6 +280,7 @@ def run_audit(out: str | Path, threshold: float = 0.9, llm: Any = None, llm_limi
     report = audit(rows, threshold)
     if llm is not None:
         report["llm_text_only"] = llm_text_only(rows, llm, limit=llm_limit)
-    (Path(out) / "audit.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n",
-                                          encoding="utf-8")
+    from ..engine.state import atomic_write_text
+
+    atomic_write_text(Path(out) / "audit.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     return report

@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any
 
-from ..chain import LETTERS, format_choices
+from ..chain import LETTERS, format_choices, map_section
 
 LETTER_TAGS = ("REASONING", "SUMMARY", "REFLECT")
 """Chain sections whose text refers to options by letter, as ``(X)``."""
@@ -30,7 +30,7 @@ LETTER_TAGS = ("REASONING", "SUMMARY", "REFLECT")
 
 def _swap_letters(text: str, a: str, b: str) -> str:
     """``text`` with every ``(a)`` written ``(b)`` and every ``(b)`` written ``(a)``."""
-    return re.sub(r"\(([A-J])\)", lambda m: f"({b})" if m.group(1) == a else f"({a})"
+    return re.sub(rf"\(([{LETTERS}])\)", lambda m: f"({b})" if m.group(1) == a else f"({a})"
                   if m.group(1) == b else m.group(0), text)
 
 
@@ -38,14 +38,9 @@ def swap_chain_letters(chain: str, a: str, b: str) -> str:
     """The chain with options ``a`` and ``b`` exchanged: option references inside the reasoning
     sections are swapped, and a FINAL_ANSWER of ``a`` or ``b`` becomes the other. The caption
     (quotes, sound names) is never touched: a transcript may contain "(A)" of its own."""
-    def section(m: re.Match) -> str:
-        return m.group(1) + _swap_letters(m.group(2), a, b) + m.group(3)
-
     for tag in LETTER_TAGS:
-        chain = re.sub(rf"(<{tag}>)(.*?)(</{tag}>)", section, chain, flags=re.S)
-    return re.sub(r"(<FINAL_ANSWER>)(.*?)(</FINAL_ANSWER>)",
-                  lambda m: m.group(1) + _swap_letters(f"({m.group(2).strip()})", a, b)[1:-1] + m.group(3),
-                  chain, flags=re.S)
+        chain = map_section(chain, tag, lambda body: _swap_letters(body, a, b))
+    return map_section(chain, "FINAL_ANSWER", lambda body: _swap_letters(f"({body.strip()})", a, b)[1:-1])
 
 
 def move_key(row: dict[str, Any], target: int) -> dict[str, Any]:
@@ -70,7 +65,7 @@ def move_key(row: dict[str, Any], target: int) -> dict[str, Any]:
             if text is not None and message.get("role") == "user":
                 text = text.replace(old_list, format_choices(choices))
             elif text is not None and message.get("role") == "assistant":
-                text = out["chain"] if text == row["chain"] else swap_chain_letters(text, a, b)
+                text = swap_chain_letters(text, a, b)
             content.append(dict(part, text=text))
         messages.append(dict(message, content=content))
     out["messages"] = messages

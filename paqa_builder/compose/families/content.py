@@ -97,9 +97,11 @@ def content(facts: Facts, ctx: Ctx) -> list[Question]:
             # hide in one of theirs (report flite scene: "a long letter" heard as "along
             # lighter" made the other speaker's "long" a second right option)
             foreign: list[tuple[int, str]] = []
+            seen: set[str] = set()
             for o in speakers if _clearly_heard(facts, sp, ctx) else []:
                 for w in content_words(o.text) if o is not sp else []:
-                    if not sounds_near(w, mine) and w not in {f for _, f in foreign}:
+                    if w not in seen and not sounds_near(w, mine):
+                        seen.add(w)
                         foreign.append((o.index, w))
             if not own:
                 continue

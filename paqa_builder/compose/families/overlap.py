@@ -36,7 +36,7 @@ from ..text import (
     similarity,
     speaker_option,
 )
-from .speakers import filler_quotes, quote_well_heard, quotes_of
+from .speakers import filler_quotes, quote_well_heard, quotes_of, turn_list
 
 NOBODY = "nobody talks over anyone"
 """A distractor for ``interrupter``: false whenever the question is asked."""
@@ -101,14 +101,16 @@ def speaker_overlap(facts: Facts, ctx: Ctx) -> list[Question]:
     found = overlaps(facts, cfg.min_overlap_s, cfg.min_gap_s)
     if not found:
         return []
-    turns = "; ".join(f"speaker {sp.index} at {sp.start:.1f}-{sp.end:.1f}s" for sp in sps)
+    turns = turn_list(facts)
     evidence = {"overlaps": found, "num_speakers": len(sps)}
     out = []
     k = _interrupter(found)
     if k is not None:
         over = found[0]["over"]
-        wrong = [speaker_option(i) for i in range(1, len(sps) + 1) if i != k] + [NOBODY]
-        ctx.rng.shuffle(wrong)
+        # the interrupted speaker first (the trap must survive the cut to num_choices), then the rest
+        rest = [speaker_option(i) for i in range(1, len(sps) + 1) if i not in (k, over)] + [NOBODY]
+        ctx.rng.shuffle(rest)
+        wrong = [speaker_option(over)] + rest
         template, text = pick(ctx.rng, "speaker_overlap/interrupter")
         fact = (f"The {ordinal(k)} speaker starts talking while the {ordinal(over)} speaker is still "
                 f"speaking ({_spans(found)}).")
@@ -171,8 +173,9 @@ def _said_question(facts: Facts, ctx: Ctx, found: list[dict[str, Any]], k: int |
     over_line = next(o["over_said"] for o in found if o["who"] == k).strip()
     trap = cut_quote(over_line, cfg.max_quote_words) if over_line else None
     wrong = [trap] if trap and similarity(trap, sp.text) < QUOTE_CLASH else []
-    wrong += [q for o in others for q in quotes_of(o, ctx)
-              if q not in wrong and similarity(q, sp.text) < QUOTE_CLASH]
+    lines = [q for o in others for q in quotes_of(o, ctx) if q not in wrong and similarity(q, sp.text) < QUOTE_CLASH]
+    ctx.rng.shuffle(lines)  # not always the first lines of the lowest-numbered speakers
+    wrong += lines
     need = cfg.num_choices - 1
     wrong = wrong[:need] + filler_quotes(facts, ctx, max(0, need - len(wrong)), like=quote)
     if not wrong:

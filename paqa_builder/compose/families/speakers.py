@@ -35,7 +35,8 @@ def speaker_summary(sp: Speaker) -> dict[str, Any]:
             "talk_time": round(sp.talk_time, 2), "text": sp.text}
 
 
-def _turn_list(facts: Facts) -> str:
+def turn_list(facts: Facts) -> str:
+    """'speaker 1 at 0.0-3.1s; speaker 2 at ...' in order of first appearance."""
     return "; ".join(f"speaker {sp.index} at {sp.start:.1f}-{sp.end:.1f}s" for sp in facts.speakers or [])
 
 
@@ -140,7 +141,7 @@ def speaker_count(facts: Facts, ctx: Ctx) -> list[Question]:
         answer=NUMBER_WORDS[n], distractors=wrong,
         evidence={"num_speakers": n, "speakers": [speaker_summary(sp) for sp in speakers]},
         steps=[f"I hear {turns} turn{'s' if turns != 1 else ''} from these voices: "
-                   f"{_turn_list(facts)}.",
+                   f"{turn_list(facts)}.",
                f"Grouping the turns by voice leaves {n} distinct speaker{'s' if n != 1 else ''}."],
         conclusion=f"So {NUMBER_WORDS[n]} {'person speaks' if n == 1 else 'people speak'}.",
         fact=f"There {'is' if n == 1 else 'are'} {NUMBER_WORDS[n]} distinct "
@@ -191,7 +192,7 @@ def speaker_quote(facts: Facts, ctx: Ctx) -> list[Question]:
             evidence={"speaker_index": sp.index, "quote": quote, "num_speakers": facts.num_speakers,
                       "speakers": [speaker_summary(s) for s in facts.speakers or []],
                       "transcript": facts.transcript},
-            steps=[f"Ordering the voices by first appearance gives {_turn_list(facts)}.",
+            steps=[f"Ordering the voices by first appearance gives {turn_list(facts)}.",
                    f"The {ordinal(sp.index)} speaker talks at {sp.start:.1f}-{sp.end:.1f}s and "
                    f"says: \"{sp.text}\"."],
             conclusion=f"Only the line \"{quote}\" comes from the {ordinal(sp.index)} speaker.",
@@ -236,7 +237,7 @@ def quote_speaker(facts: Facts, ctx: Ctx) -> list[Question]:
             evidence={"speaker_index": sp.index, "quote": quote, "num_speakers": facts.num_speakers,
                       "speakers": [speaker_summary(s) for s in facts.speakers],
                       "transcript": facts.transcript},
-            steps=[f"Ordering the voices by first appearance gives {_turn_list(facts)}.",
+            steps=[f"Ordering the voices by first appearance gives {turn_list(facts)}.",
                    f"The words \"{quote}\" occur in the turn at {sp.start:.1f}-{sp.end:.1f}s."],
             conclusion=f"That turn belongs to the {ordinal(sp.index)} speaker.",
             fact=f"\"{quote}\" is said by the {ordinal(sp.index)} speaker.",
@@ -329,7 +330,7 @@ def speaker_order(facts: Facts, ctx: Ctx) -> list[Question]:
             distractors=wrong,
             evidence={"variant": variant, "speaker_index": k, "num_speakers": len(sps),
                       "speakers": [speaker_summary(s) for s in sps]},
-            steps=[f"The speakers in order of appearance: {_turn_list(facts)}.",
+            steps=[f"The speakers in order of appearance: {turn_list(facts)}.",
                    "Talk times: " + ", ".join(f"speaker {o.index} {o.talk_time:.1f}s" for o in sps)
                    + "."],
             conclusion=fact, fact=fact, check=fact[0].lower() + fact[1:],
