@@ -68,16 +68,16 @@ class _Memo:
         diarizer._embed, dp.median_f0 = cached_embed, cached_f0
         self.seg = None
         diarizer.ensure_setup()
-        infer = diarizer._inference
+        infer = diarizer._segment
 
-        def cached(waveform):
+        def cached(audio):
             import copy
 
             if self.seg is None:
-                self.seg = infer(waveform)
+                self.seg = infer(audio)
             return copy.deepcopy(self.seg)  # the diarizer masks it in place
 
-        diarizer._inference = cached
+        diarizer._segment = cached
 
     def clear(self) -> None:
         """Forget the previous clip."""

@@ -52,9 +52,9 @@ def _mask_outside(segmentations: Any, regions: list[tuple[float, float]]) -> Non
     """Zero segmentation scores for frames whose centre lies outside every speech region."""
     data = segmentations.data
     chunks, frames, _ = data.shape
-    window = segmentations.sliding_window
+    window = segmentations.chunks  # segmentation_torch.ChunkScores
     for c in range(chunks):
-        centres = window[c].start + (np.arange(frames) + 0.5) * window.duration / frames
+        centres = window.start + c * window.step + (np.arange(frames) + 0.5) * window.duration / frames
         inside = np.zeros(frames, dtype=bool)
         for start, end in regions:
             inside |= (centres >= start) & (centres <= end)
