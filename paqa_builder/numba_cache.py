@@ -58,6 +58,16 @@ def _probe(timeout: float) -> subprocess.CompletedProcess:
                           timeout=timeout, env=dict(os.environ))
 
 
+def _fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times (ns) of every cache file but the lock and the stamp."""
+    lines = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name not in (".lock", ".verified"):
+            stat = path.stat()
+            lines.append(f"{path.relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}")
+    return "\n".join(lines)
+
+
 def ensure_sound(timeout: float = 900.0) -> Path:
     """Make sure the numba cache loads and runs; compile it under a lock when it must.
 
@@ -71,6 +81,10 @@ def ensure_sound(timeout: float = 900.0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # blocks while another process compiles
+        stamp = folder / ".verified"
+        if stamp.is_file() and stamp.read_text() == _fingerprint(folder):
+            _SOUND.add(str(folder))  # unchanged since a probe ran it: known good
+            return folder
         result = _probe(timeout)
         if result.returncode != 0:
             # corrupt (or half-written) cache: wipe it and compile once more, still under the lock
@@ -82,5 +96,6 @@ def ensure_sound(timeout: float = 900.0) -> Path:
                 last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
                 raise RuntimeError(f"librosa's numba kernels do not run even with a fresh cache in "
                                    f"{folder}: {last}")
+        stamp.write_text(_fingerprint(folder))
     _SOUND.add(str(folder))
     return folder

@@ -54,3 +54,28 @@ def test_a_corrupt_cache_is_rebuilt_before_the_build_uses_it(tmp_path):
     # a sine of 0.2 rad per sample at 8 kHz: 0.2 * 8000 / (2 pi) = 254.6 Hz
     assert abs(float(healed.stdout.split("pyin")[-1]) - 254.6) < 3.0
     assert _python(RUN_PYIN, env).returncode == 0  # and the rebuilt cache serves later processes
+
+
+def test_a_verified_unchanged_cache_is_not_probed_again(tmp_path, monkeypatch):
+    """The probe's 2-3 s are spent once per cache state, not once per build."""
+    from paqa_builder import numba_cache
+
+    folder = tmp_path / "numba"
+    shutil.copytree(numba_cache.ensure_sound(), folder, ignore=shutil.ignore_patterns(".lock", ".verified"))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(folder))
+    probes = []
+    real_probe = numba_cache._probe
+    monkeypatch.setattr(numba_cache, "_probe", lambda timeout: probes.append(1) or real_probe(timeout))
+
+    def fresh_process_check() -> None:
+        numba_cache._SOUND.discard(str(folder))  # as a new process would start
+        numba_cache.ensure_sound()
+
+    fresh_process_check()
+    assert len(probes) == 1 and (folder / ".verified").is_file()
+    fresh_process_check()
+    assert len(probes) == 1  # unchanged cache: trusted without a probe
+    blob = sorted(folder.rglob("*.nbc"))[0]
+    blob.write_bytes(blob.read_bytes())  # rewritten (same bytes, new time): probed again
+    fresh_process_check()
+    assert len(probes) == 2
