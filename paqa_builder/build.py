@@ -130,8 +130,12 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
         summary.dropped_text_answerable = len(drop)
         atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
                                                                   sort_keys=True, default=str))
+        from .dataset.audit import run_audit
         from .dataset.card import write_card
 
-        write_card(out, recipe, summary)
+        # the shortcut audit of the published questions: audit.json, and a section of the card
+        report = (run_audit(out, float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD)))
+                  if list((out / "data" / "qa").glob("*.parquet")) else None)
+        write_card(out, recipe, summary, audit_report=report)
         atomic_write_text(state.root / "summary.json", json.dumps(summary.__dict__, indent=2, default=str))
         return summary

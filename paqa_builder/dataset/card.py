@@ -162,14 +162,12 @@ def viewer_section(site: str) -> str:
             "Download the repository and open the file in a browser.\n<!-- /paqa-view -->")
 
 
-def _audit_section(out: Path, recipe: dict[str, Any], summary: Any) -> list[str]:
-    """'Shortcut audit' section: letter balance and text-only accuracy (writes ``audit.json``)."""
-    from .audit import TEXT_ONLY_THRESHOLD, markdown, run_audit
+def _audit_section(report: dict[str, Any] | None, summary: Any) -> list[str]:
+    """'Shortcut audit' section from ``dataset.audit.run_audit``'s report (none without one)."""
+    from .audit import markdown
 
-    if not list((out / "data" / "qa").glob("*.parquet")):
+    if report is None:
         return []
-    audit = recipe.get("audit") or {}
-    report = run_audit(out, float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD)))
     dropped = getattr(summary, "dropped_text_answerable", 0)
     return [
         "## Shortcut audit",
@@ -186,8 +184,12 @@ def _audit_section(out: Path, recipe: dict[str, Any], summary: Any) -> list[str]
     ]
 
 
-def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
-    """Write ``out/README.md`` and ``out/plots/*.png`` from the published shards."""
+def write_card(out: str | Path, recipe: dict[str, Any], summary: Any,
+               audit_report: dict[str, Any] | None = None) -> Path:
+    """Write ``out/README.md`` and ``out/plots/*.png`` from the published shards.
+
+    ``audit_report`` (``dataset.audit.run_audit``'s, run once by the build) fills the shortcut
+    audit section; without it the card has none."""
     out = Path(out)
     rows = summary.rows
     stats = _read_column_stats(out)
@@ -230,7 +232,7 @@ def write_card(out: str | Path, recipe: dict[str, Any], summary: Any) -> Path:
         per = [str(stats["tasks_by_split"][s].get(task, 0)) for s in SPLITS]
         lines.append(f"| `{task}` | {TASK_DESCRIPTIONS.get(task, '')} | " + " | ".join(per)
                      + f" | {stats['tasks'][task]} |")
-    lines += ["", *_audit_section(out, recipe, summary)]
+    lines += ["", *_audit_section(audit_report, summary)]
     lines += ["", "## Most frequent source labels", "", "| label | clips |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(stats["labels"].items(), key=lambda kv: (-kv[1], kv[0]))[:20]]
     if stats["speakers"]:
