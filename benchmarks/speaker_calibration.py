@@ -39,7 +39,7 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 STAGES = ("decode", "separate", "vad", "diarize")
-CALIBRATED_PARAMS = ("embedding", "cluster_threshold", "pitch_weight", "pitch_deadzone")
+CALIBRATED_PARAMS = ("embedding", "cluster_threshold", "pitch_weight", "pitch_deadzone", "pitch_spread_scale")
 """Diarizer settings a calibration holds for (recorded in its ``fitted_on``)."""
 
 
@@ -50,7 +50,7 @@ class _Memo:
         from paqa_builder.backends import diarize_portable as dp
 
         self.embed, self.f0, self.dp = {}, {}, dp
-        embed, f0, infer = diarizer._embed, dp.median_f0, None
+        embed, f0, infer = diarizer._embed, dp.pitch_stats, None
 
         def key(x):
             return (x.size, float(x[:64].sum()), float(x.sum()))
@@ -65,7 +65,7 @@ class _Memo:
                 self.f0[key(x)] = f0(x)
             return self.f0[key(x)]
 
-        diarizer._embed, dp.median_f0 = cached_embed, cached_f0
+        diarizer._embed, dp.pitch_stats = cached_embed, cached_f0
         self.seg = None
         diarizer.ensure_setup()
         infer = diarizer._segment

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from paqa_builder.backends._clustering import Clusters, cluster_embeddings, count_confidence
+from paqa_builder.backends._clustering import Clusters, cluster_embeddings, count_confidence, speaker_distances
 from paqa_builder.backends.diarize_portable import PortableDiarizer, _merge_turns, _split, split_speakers
 from paqa_builder.mixer import synth
 from paqa_builder.record import SAMPLE_RATE, ClipRecord
@@ -72,6 +72,21 @@ def test_pitch_term_splits_voices_the_embedding_merges():
                                     pitch_weight=0.5)
     assert plain.labels.max() == 0
     assert with_pitch.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_pitch_spread_softens_the_pitch_term_of_lively_voices():
+    x = np.array([[1.0, 0.0], [1.0, 0.05], [1.0, 0.1], [1.0, 0.12]])
+    pitch = np.array([100, 105, 150, 155])
+    steady = cluster_embeddings(x, np.ones(4), threshold=0.2, pitch_hz=pitch, pitch_weight=0.8,
+                                pitch_spread=np.full(4, 0.02), spread_scale=0.1)
+    lively = cluster_embeddings(x, np.ones(4), threshold=0.2, pitch_hz=pitch, pitch_weight=0.8,
+                                pitch_spread=np.full(4, 0.3), spread_scale=0.1)
+    assert steady.labels.tolist() == [0, 0, 1, 1]  # a held pitch 40 % higher: another voice
+    assert lively.labels.max() == 0  # the same step inside a moving intonation: one voice
+    d_plain = speaker_distances(x, pitch, 0.8)
+    d_soft = speaker_distances(x, pitch, 0.8, pitch_spread=np.full(4, 0.1), spread_scale=0.1)
+    cosine = speaker_distances(x)
+    np.testing.assert_allclose(d_soft - cosine, (d_plain - cosine) / 2)  # (0.1 / 0.1) ** 2 halves it
 
 
 def test_count_confidence_is_distance_to_nearest_merge():

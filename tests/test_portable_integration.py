@@ -99,10 +99,13 @@ def _true_speakers(t: dict) -> list[dict]:
 
 def _said_by(quote: str, speakers: list[dict]) -> list[int]:
     """1-based positions of the true speakers whose words contain ``quote`` (the composer's own
-    word-sequence match, which forgives spelling variants such as "harbour"/"harbor")."""
+    word-sequence match, which forgives spelling variants such as "harbour"/"harbor"), both sides
+    normalised as the evaluation scores words (Whisper's "200" is the script's "two hundred")."""
     from paqa_builder.compose.text import QUOTE_MATCH, similarity
+    from paqa_builder.evaluation.metrics import normalize_words
 
-    return [i for i, sp in enumerate(speakers, 1) if similarity(quote, sp["text"]) >= QUOTE_MATCH]
+    return [i for i, sp in enumerate(speakers, 1)
+            if similarity(normalize_words(quote), normalize_words(sp["text"])) >= QUOTE_MATCH]
 
 
 def test_every_speaker_key_of_the_sample_matches_its_truth(built):

@@ -53,13 +53,17 @@ def count_confidence(heights: np.ndarray, threshold: float, margin: float) -> fl
 
 
 def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None,
-                      pitch_weight: float = 0.0, pitch_deadzone: float = 0.0) -> np.ndarray:
+                      pitch_weight: float = 0.0, pitch_deadzone: float = 0.0,
+                      pitch_spread: np.ndarray | None = None, spread_scale: float = 0.0) -> np.ndarray:
     """The clustering's distance between every pair of embeddings, condensed (``pdist`` order).
 
     Cosine distance, plus ``pitch_weight * max(0, |ln(f0_a / f0_b)| - pitch_deadzone)`` when
     ``pitch_hz`` (median F0 per embedding) is given: pitch differences inside the dead zone are what
-    one person's prosody does, and count for nothing. ``scipy.spatial.distance.squareform`` turns
-    the result into a matrix.
+    one person's prosody does, and count for nothing. With ``pitch_spread`` (the spread of log F0
+    inside each piece) and ``spread_scale > 0``, a pair's pitch term is scaled by
+    ``1 / (1 + (mean spread / spread_scale) ** 2)``: a median pitch is a sharp cue for a voice
+    that holds its pitch and a blunt one for a voice whose intonation moves a lot.
+    ``scipy.spatial.distance.squareform`` turns the result into a matrix.
     """
     from scipy.spatial.distance import pdist
 
@@ -68,6 +72,10 @@ def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None
     if pitch_hz is not None and pitch_weight > 0:
         log_f0 = np.log(np.clip(np.asarray(pitch_hz, dtype=np.float64), 30.0, 1000.0))[:, None]
         gap = np.maximum(0.0, pdist(log_f0, metric="cityblock") - pitch_deadzone)
+        if pitch_spread is not None and spread_scale > 0:
+            mean_spread = pdist(np.asarray(pitch_spread, dtype=np.float64)[:, None],
+                                lambda a, b: 0.5 * (a[0] + b[0]))
+            gap = gap / (1.0 + (mean_spread / spread_scale) ** 2)
         distances = distances + pitch_weight * gap
     return distances
 
@@ -82,6 +90,8 @@ def cluster_embeddings(
     pitch_hz: np.ndarray | None = None,
     pitch_weight: float = 0.0,
     pitch_deadzone: float = 0.0,
+    pitch_spread: np.ndarray | None = None,
+    spread_scale: float = 0.0,
 ) -> Clusters:
     """Cluster unit embeddings; clusters whose summed ``weights`` fall short are folded away.
 
@@ -97,6 +107,8 @@ def cluster_embeddings(
             absolute log-ratio of two pitches is added to their cosine distance.
         pitch_weight: weight of that pitch term (0 ignores pitch).
         pitch_deadzone: log-pitch difference that costs nothing (see ``speaker_distances``).
+        pitch_spread, spread_scale: per-piece log-F0 spread and its scale, which soften the pitch
+            term of pieces with moving intonation (see ``speaker_distances``; 0 = off).
     """
     from scipy.cluster.hierarchy import fcluster
     from scipy.cluster.hierarchy import linkage as scipy_linkage
@@ -109,7 +121,7 @@ def cluster_embeddings(
     if n == 1:
         return Clusters(np.zeros(1, dtype=int), x.copy(), count_confidence(np.zeros(0), threshold, margin),
                         raw_count=1)
-    distances = speaker_distances(x, pitch_hz, pitch_weight, pitch_deadzone)
+    distances = speaker_distances(x, pitch_hz, pitch_weight, pitch_deadzone, pitch_spread, spread_scale)
     tree = scipy_linkage(distances, method=linkage)
     heights = tree[:, 2]
     raw = fcluster(tree, t=threshold, criterion="distance") - 1

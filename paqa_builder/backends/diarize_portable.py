@@ -70,6 +70,8 @@ class PieceSet:
     """(len(embedded),) seconds behind each embedding."""
     pitches: np.ndarray
     """(len(embedded),) median F0 in Hz of each embedded piece (0 when pitch is off)."""
+    pitch_spreads: np.ndarray | None = None
+    """(len(embedded),) robust spread of log F0 inside each piece (None: not measured)."""
 
 
 class PortableDiarizer(Diarizer):
@@ -102,8 +104,9 @@ class PortableDiarizer(Diarizer):
         segmentation_threshold: float = 0.5,
         segmentation_step: float = 0.2,
         cluster_threshold: float = 0.6,
-        pitch_weight: float = 0.8,
+        pitch_weight: float = 2.0,
         pitch_deadzone: float = 0.0,
+        pitch_spread_scale: float = 0.15,
         linkage: str = "average",
         max_segment_s: float = 3.0,
         min_embed_s: float = 0.5,
@@ -136,6 +139,10 @@ class PortableDiarizer(Diarizer):
             pitch_deadzone: absolute log-pitch ratio below which two pieces' pitches count as
                 the same (``pitch_weight * max(0, |ln ratio| - pitch_deadzone)``): one person's
                 prosody moves their median pitch, a different voice moves it further.
+            pitch_spread_scale: when > 0, each pair's pitch term is divided by
+                ``1 + (s / pitch_spread_scale) ** 2``, s the mean of the two pieces' log-F0
+                spreads: a steady voice's median pitch tells voices apart, a lively one's moves
+                with what is said (0: the plain pitch term).
             linkage: agglomerative linkage ("average", "complete", "single", "weighted").
             max_segment_s: speech regions longer than this (seconds) are cut into equal pieces no
                 longer than it; each piece gets one embedding and one speaker, so this is also
@@ -180,6 +187,7 @@ class PortableDiarizer(Diarizer):
         self.cluster_threshold = float(cluster_threshold)
         self.pitch_weight = float(pitch_weight)
         self.pitch_deadzone = float(pitch_deadzone)
+        self.pitch_spread_scale = float(pitch_spread_scale)
         self.linkage = linkage
         self.max_segment_s = float(max_segment_s)
         self.min_embed_s = float(min_embed_s)
@@ -202,7 +210,8 @@ class PortableDiarizer(Diarizer):
             raise ValueError(f"diarize: calibration file {calibration} not found")
         fitted = (self._calibration.fitted_on.get("diarizer") or {}) if self._calibration else {}
         mine = {"embedding": embedding, "cluster_threshold": self.cluster_threshold,
-                "pitch_weight": self.pitch_weight, "pitch_deadzone": self.pitch_deadzone}
+                "pitch_weight": self.pitch_weight, "pitch_deadzone": self.pitch_deadzone,
+                "pitch_spread_scale": self.pitch_spread_scale}
         if any(fitted.get(k, v) != v for k, v in mine.items()):
             # the cues mean something else under other settings: a calibration cannot carry over
             warnings.warn(f"diarize: the speaker calibration was fitted with {fitted}, not {mine}; "
@@ -300,18 +309,20 @@ class PortableDiarizer(Diarizer):
         pieces = [p for start, end in regions for p in _split(start, min(end, duration), self.max_segment_s)]
         pieces = [p for p in pieces if p[1] - p[0] >= self.min_turn_s]
 
-        embeddings, weights, pitches, embedded = [], [], [], []
+        embeddings, weights, pitches, spreads, embedded = [], [], [], [], []
         for i, (start, end) in enumerate(pieces):
             if end - start >= self.min_embed_s:
                 excerpt = audio[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
                 embeddings.append(self._embed(excerpt))
-                pitches.append(median_f0(excerpt) if self.pitch_weight > 0 else 0.0)
+                f0, spread = pitch_stats(excerpt) if self.pitch_weight > 0 else (0.0, 0.0)
+                pitches.append(f0)
+                spreads.append(spread)
                 weights.append(end - start)
                 embedded.append(i)
         if not embedded:
             return
         self.assign(record, PieceSet(pieces, embedded, np.stack(embeddings), np.array(weights),
-                                     np.array(pitches)),
+                                     np.array(pitches), np.array(spreads)),
                     _runs(active >= 2, grid.start, step, 0.0),
                     local_speaker_peak(binarized, segmentations.frames.step), duration)
 
@@ -325,7 +336,7 @@ class PortableDiarizer(Diarizer):
         clusters = cluster_embeddings(
             pieces.embeddings, pieces.weights, self.cluster_threshold, self.min_speaker_s,
             self.confidence_margin, self.linkage, pieces.pitches, self.pitch_weight,
-            self.pitch_deadzone)
+            self.pitch_deadzone, getattr(pieces, "pitch_spreads", None), self.pitch_spread_scale)
         labels = _fill_labels(len(pieces.spans), pieces.embedded, clusters.labels)
         turns = _merge_turns(pieces.spans, labels, self.min_gap_s)
         cues = cluster_cues(pieces.embeddings, pieces.pitches, clusters, self.pitch_weight,
@@ -400,14 +411,22 @@ def embed_speech(encoder: Any, samples: np.ndarray) -> np.ndarray:
 
 
 def median_f0(samples: np.ndarray) -> float:
-    """Median F0 (Hz, YIN) over the louder half of the frames of a speech excerpt.
+    """Median F0 (Hz, YIN) over the louder half of the frames of a speech excerpt."""
+    return pitch_stats(samples)[0]
 
-    Restricting to the louder frames keeps mostly voiced speech, where YIN's estimate is meaningful.
-    """
+
+def pitch_stats(samples: np.ndarray) -> tuple[float, float]:
+    """(median F0 in Hz, robust spread of log F0) over the louder half of a speech excerpt's frames.
+
+    YIN frames; restricting to the louder frames keeps mostly voiced speech, where YIN's estimate
+    is meaningful. The spread is the interquartile range of ln F0 over those frames / 1.349 (a
+    standard deviation that a few octave errors do not move)."""
     import librosa
 
     f0 = librosa.yin(samples.astype(np.float32), fmin=60, fmax=500, sr=SAMPLE_RATE,
                      frame_length=1024, hop_length=256)
     rms = librosa.feature.rms(y=samples, frame_length=1024, hop_length=256)[0][: f0.size]
     loud = rms >= np.median(rms)
-    return float(np.median(f0[loud])) if loud.any() else float(np.median(f0))
+    picked = f0[loud] if loud.any() else f0
+    q1, q3 = np.percentile(np.log(np.clip(picked, 30.0, 1000.0)), [25, 75])
+    return float(np.median(picked)), float((q3 - q1) / 1.349)
