@@ -188,8 +188,12 @@ def replay(pieces_file: Path, out: Path, sweep: list[dict], recipe_name: str) ->
     base.pop("backend", None)
     base["calibration"] = None
     lines = []
+    spreads = all(getattr(c["pieces"], "pitch_spreads", None) is not None for c in data["clips"].values())
     for config in sweep:
         diarizer = PortableDiarizer(**{**base, **config})
+        if diarizer.pitch_spread_scale > 0 and diarizer.pitch_weight > 0 and not spreads:
+            raise SystemExit(f"{pieces_file} holds no pitch spreads (collected before they existed): "
+                             "collect it again, or sweep with pitch_spread_scale 0")
         for clip_id, saved in data["clips"].items():
             record = ClipRecord(clip_id=clip_id, source="replay", path=clip_id)
             diarizer.assign(record, saved["pieces"], saved["overlaps"], saved["seg_local_max"],

@@ -3,7 +3,9 @@
 Complements ``voice_intelligibility.py`` (can Whisper read each voice?) with the other half of a
 voice set's quality: can the diarizer tell its voices apart? Each voice speaks the same sentences;
 each utterance is embedded as the diarizer embeds a piece (Resemblyzer + median F0) and the
-diarizer's clustering distance is averaged per pair of voices. The portable recipe cuts at 0.35.
+diarizer's clustering distance is averaged per pair of voices. This is the Resemblyzer-era
+distance (cut at 0.35) with which the mixer's voice sets were picked; today's portable diarizer
+embeds with CAM++ and softens its pitch term by intonation spread (``backends/diarize_portable``).
 
     python benchmarks/voice_pairs.py                   # every voice set side by side
     python benchmarks/voice_pairs.py --voice-set hybrid --sentences 6

@@ -62,9 +62,14 @@ def _fingerprint(folder: Path) -> str:
     """Names, sizes and modification times (ns) of every cache file but the lock and the stamp."""
     lines = []
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.name not in (".lock", ".verified"):
-            stat = path.stat()
-            lines.append(f"{path.relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}")
+        if path.name in (".lock", ".verified") or ".tmp." in path.name:
+            continue  # numba writes <file>.tmp.<id> and renames it into place
+        try:
+            if path.is_file():
+                stat = path.stat()
+                lines.append(f"{path.relative_to(folder)}\t{stat.st_size}\t{stat.st_mtime_ns}")
+        except OSError:  # gone between listing and stat: another process is writing
+            lines.append(f"{path.relative_to(folder)}\tchanging")
     return "\n".join(lines)
 
 
@@ -85,6 +90,7 @@ def ensure_sound(timeout: float = 900.0) -> Path:
         if stamp.is_file() and stamp.read_text() == _fingerprint(folder):
             _SOUND.add(str(folder))  # unchanged since a probe ran it: known good
             return folder
+        before = _fingerprint(folder)
         result = _probe(timeout)
         if result.returncode != 0:
             # corrupt (or half-written) cache: wipe it and compile once more, still under the lock
@@ -96,6 +102,10 @@ def ensure_sound(timeout: float = 900.0) -> Path:
                 last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
                 raise RuntimeError(f"librosa's numba kernels do not run even with a fresh cache in "
                                    f"{folder}: {last}")
-        stamp.write_text(_fingerprint(folder))
+            before = _fingerprint(folder)
+        # stamp only a state the probe ran from start to end: a build compiling a kernel outside
+        # the lock meanwhile leaves the next process to probe (and stamp) again
+        if _fingerprint(folder) == before:
+            stamp.write_text(before)
     _SOUND.add(str(folder))
     return folder

@@ -118,3 +118,19 @@ def test_the_portable_diarizer_never_imports_pyannote_audio(speech, tmp_path):
     speakers, imported = out.stdout.split()[-2:]
     assert int(speakers) >= 1
     assert imported == "False"
+
+
+def test_a_checkpoint_folder_runs_natively_and_an_unreadable_file_goes_to_pyannote(tmp_path, monkeypatch):
+    import shutil
+
+    from paqa_builder.backends import segmentation_torch
+
+    folder = tmp_path / "seg"
+    folder.mkdir()
+    shutil.copy(packaged_segmentation_path(), folder / "pytorch_model.bin")
+    assert type(load_sliding_segmentation(folder)).__name__ == "SlidingSegmentation"
+    broken = tmp_path / "broken.bin"
+    broken.write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(segmentation_torch, "PyannoteSliding", lambda path, *args: ("pyannote", path))
+    assert load_sliding_segmentation(broken) == ("pyannote", str(broken))
+    assert load_sliding_segmentation("pyannote/segmentation") == ("pyannote", "pyannote/segmentation")

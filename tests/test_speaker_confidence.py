@@ -186,13 +186,13 @@ def test_pitch_deadzone_forgives_small_pitch_differences():
     np.testing.assert_allclose(dz, [0.0, math.log(2.0) - 0.2, math.log(200 / 120) - 0.2], atol=1e-9)
 
 
-def _two_voice_pieces():
+def _two_voice_pieces(spreads: bool = True):
     from paqa_builder.backends.diarize_portable import PieceSet
 
     a, b = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
     spans = [(0.0, 2.0), (2.0, 4.0), (4.5, 6.5), (6.5, 8.5), (8.5, 8.6)]
     return PieceSet(spans, [0, 1, 2, 3], np.stack([a, a + 0.05, b, b + 0.05]), np.full(4, 2.0),
-                    np.array([120.0, 121.0, 200.0, 205.0]))
+                    np.array([120.0, 121.0, 200.0, 205.0]), np.full(4, 0.05) if spreads else None)
 
 
 def test_assign_clusters_saved_pieces_without_any_model():
@@ -239,3 +239,9 @@ def test_replay_sweeps_saved_pieces_and_scores_der(tmp_path, capsys):
     assert lines[1]["der"]["confusion_s"] == pytest.approx(4.0)
     out = capsys.readouterr().out
     assert "count right 2/2" not in out and "count right 1/1, DER 0.0%" in out and "count right 0/1" in out
+    # pieces saved before pitch spreads existed cannot stand for the spread-softened setting
+    saved = {"c": {**saved["c"], "pieces": _two_voice_pieces(spreads=False)}}
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps({"scenes": "s", "truth": truth, "clips": saved}))
+    with pytest.raises(SystemExit, match="holds no pitch spreads"):
+        tool.main(["replay", str(tmp_path / "old.pkl"), "--out", str(tmp_path / "d.jsonl"),
+                   "--sweep", json.dumps(sweep)])

@@ -212,7 +212,9 @@ class PortableDiarizer(Diarizer):
         mine = {"embedding": embedding, "cluster_threshold": self.cluster_threshold,
                 "pitch_weight": self.pitch_weight, "pitch_deadzone": self.pitch_deadzone,
                 "pitch_spread_scale": self.pitch_spread_scale}
-        if any(fitted.get(k, v) != v for k, v in mine.items()):
+        # a calibration fitted before a setting existed was fitted with that setting's neutral value
+        neutral = {"pitch_deadzone": 0.0, "pitch_spread_scale": 0.0}
+        if any(fitted.get(k, neutral.get(k, v)) != v for k, v in mine.items()):
             # the cues mean something else under other settings: a calibration cannot carry over
             warnings.warn(f"diarize: the speaker calibration was fitted with {fitted}, not {mine}; "
                           "speaker_count_confidence falls back to the dendrogram margin", stacklevel=2)

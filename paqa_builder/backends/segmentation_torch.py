@@ -75,9 +75,21 @@ class _Opaque:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = args
+        self.items: dict[Any, Any] = {}
+        self.values: list[Any] = []
 
     def __setstate__(self, state: Any) -> None:
         self.state = state
+
+    # pickled dict / list subclasses are rebuilt through these
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.items[key] = value
+
+    def append(self, value: Any) -> None:
+        self.values.append(value)
+
+    def extend(self, values: Any) -> None:
+        self.values.extend(values)
 
 
 class _CheckpointUnpickler(pickle.Unpickler):
@@ -111,10 +123,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     meta = blob.get("pyannote.audio", {}) if isinstance(blob, dict) else {}
     arch = meta.get("architecture", {}) if isinstance(meta, dict) else {}
     specs = meta.get("specifications") if isinstance(meta, dict) else None
+    state = getattr(specs, "state", None)
+    state = state if isinstance(state, dict) else {}
+    problem = getattr(state.get("problem"), "args", ())
     return {"state_dict": blob.get("state_dict", {}), "hparams": blob.get("hyper_parameters", {}),
             "architecture": (arch.get("module"), arch.get("class")),
-            "powerset": bool(getattr(specs, "state", {}).get("powerset_max_classes"))
-            if isinstance(getattr(specs, "state", None), dict) else False}
+            "powerset": bool(state.get("powerset_max_classes")),
+            # pyannote's Problem: 0 binary, 1 mono-label (softmax), 2 multi-label (sigmoid)
+            "multi_label": not problem or problem[0] in (0, 2),
+            "classes": len(state.get("classes") or []), "duration": state.get("duration")}
 
 
 def build_pyannet(hparams: dict[str, Any], state_dict: dict[str, Any]) -> Any:
@@ -195,17 +212,15 @@ class SlidingSegmentation:
 
         wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
         n = wave.numel()
+        # a view, not a copy: windows are materialised one batch at a time
         full = wave.unfold(0, self.window, self.step) if n >= self.window else wave.new_zeros((0, self.window))
-        windows = [full]
+        batches = [full[i: i + self.batch_size] for i in range(0, full.shape[0], self.batch_size)]
         if n < self.window or (n - self.window) % self.step > 0:
             last = wave[full.shape[0] * self.step:]
-            windows.append(torch.nn.functional.pad(last, (0, self.window - last.numel()))[None])
-        batch = torch.cat(windows)[:, None]
-        outputs = []
+            batches.append(torch.nn.functional.pad(last, (0, self.window - last.numel()))[None])
         with torch.inference_mode():
-            for i in range(0, batch.shape[0], self.batch_size):
-                part = batch[i: i + self.batch_size].to(self.device)
-                outputs.append(self.net(part).float().cpu().numpy())
+            outputs = [self.net(part[:, None].contiguous().to(self.device)).float().cpu().numpy()
+                       for part in batches]
         return ChunkScores(np.concatenate(outputs), self.chunks, self.frames)
 
 
@@ -234,14 +249,26 @@ class PyannoteSliding:
 
 def load_sliding_segmentation(checkpoint: str | Path, step_fraction: float = 0.2,
                               batch_size: int = 16, device: Any = "cpu") -> SlidingSegmentation | PyannoteSliding:
-    """The sliding segmentation for a checkpoint: native for multi-label PyanNet, else pyannote's."""
-    found = read_checkpoint(checkpoint)
-    module, name = found["architecture"]
-    if name == "PyanNet" and not found["powerset"] and "classifier.weight" in found["state_dict"]:
-        stride = int(found["hparams"].get("sincnet", {}).get("stride", 10))
-        window = 5.0  # the 2022 model's training window (its specifications, unpickled opaque)
-        return SlidingSegmentation(build_pyannet(found["hparams"], found["state_dict"]), window,
-                                   step_fraction * window, batch_size, device, sincnet_frames(stride))
+    """The sliding segmentation for a checkpoint: native for a multi-label PyanNet file, else
+    pyannote's (another architecture, a powerset or mono-label model, a Hub id, or a file this
+    module cannot read)."""
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / "pytorch_model.bin"
+    if path.is_file():
+        try:
+            found = read_checkpoint(path)
+            rows = found["state_dict"].get("classifier.weight")
+            native = (found["architecture"][1] == "PyanNet" and not found["powerset"]
+                      and found["multi_label"] and rows is not None
+                      and found["classes"] in (0, rows.shape[0]))
+            if native:
+                stride = int(found["hparams"].get("sincnet", {}).get("stride", 10))
+                window = float(found["duration"] or 5.0)  # the model's training window
+                return SlidingSegmentation(build_pyannet(found["hparams"], found["state_dict"]), window,
+                                           step_fraction * window, batch_size, device, sincnet_frames(stride))
+        except Exception:  # noqa: BLE001 - anything unexpected in the file: pyannote reads it
+            pass
     return PyannoteSliding(str(checkpoint), step_fraction, batch_size, device)
 
 

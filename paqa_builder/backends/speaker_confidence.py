@@ -189,8 +189,9 @@ def cluster_cues(embeddings: np.ndarray, pitches: np.ndarray, clusters: Any,
     """Distances between clusters and the spread inside them, for ``count_evidence``.
 
     Returns ``distance`` (K, K): cosine distance between cluster centroids plus ``pitch_weight``
-    times the absolute log-ratio of the clusters' median piece pitches (the clustering's own
-    distance, between centroids); ``spread``: the largest cosine distance of a piece from its
+    times the absolute log-ratio of the clusters' median piece pitches (the clustering's distance
+    between centroids, without the intonation-spread softening of ``pitch_spread_scale``: the
+    shipped calibration was fitted on this plain term); ``spread``: the largest cosine distance of a piece from its
     cluster's centroid; ``pieces``: how many embeddings there were.
     """
     from scipy.spatial.distance import squareform

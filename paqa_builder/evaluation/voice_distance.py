@@ -49,7 +49,9 @@ def measure_voice_distances(voices: Sequence[SpeakingVoice], sentences: Sequence
     Args:
         voices: the voices to compare (anything with ``name`` and ``speak(text)`` at 16 kHz).
         sentences: what each voice says (at least two, so a within-voice distance exists).
-        pitch_weight: weight of the pitch term, as in the diarizer (portable recipe: 0.8).
+        pitch_weight: weight of the pitch term (0.8 was the portable setting when the voice sets
+            were picked with this distance; today's diarizer uses CAM++ and a pitch term of 2.0
+            softened by intonation spread, see ``backends.diarize_portable``).
     """
     from resemblyzer import VoiceEncoder
     from scipy.spatial.distance import squareform
