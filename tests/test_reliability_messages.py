@@ -49,9 +49,10 @@ def test_disk_full_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
 def test_ctrl_c_is_one_line_and_the_rerun_resumes(tmp_path):
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
-    t = np.arange(48000) / 16000
-    for i in range(40):  # enough clips that the signal lands mid-run
-        sf.write(src / f"c{i:02d}.wav", (0.3 * np.sin(2 * np.pi * (150 + 10 * i) * t)).astype(np.float32), 16000)
+    t = np.arange(16000) / 16000
+    n_clips = 150  # enough that the signal lands mid-run: 40 once all finished within one poll
+    for i in range(n_clips):
+        sf.write(src / f"c{i:03d}.wav", (0.3 * np.sin(2 * np.pi * (150 + 5 * i) * t)).astype(np.float32), 16000)
     args = _args(out, src, "--source-kind", "folder", "--set", "writer.clips_per_chunk=1")
     # a runner started in the background (as CI may be) hands SIGINT down ignored: a terminal's
     # Ctrl-C is what this test means, so the child gets the default disposition back
@@ -62,18 +63,18 @@ def test_ctrl_c_is_one_line_and_the_rerun_resumes(tmp_path):
     parts = out / ".paqa_state" / "parts"
     deadline = time.time() + 300
     while time.time() < deadline and not list(parts.glob("*.done.json")):
-        time.sleep(0.05)
+        time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=300)
     done = len(list(parts.glob("*.done.json")))
-    assert proc.returncode == 130 and 1 <= done < 40, (proc.returncode, done)
+    assert proc.returncode == 130 and 1 <= done < n_clips, (proc.returncode, done)
     assert _errors(stderr) == [
         "paqa-build: interrupted; committed chunks are kept: run the same command to resume"]
     assert main(args) == 0
     import datasets
 
     clips = datasets.load_dataset(str(out), "clips")
-    assert sorted(c["clip_id"] for s in clips for c in clips[s]) == [f"c{i:02d}" for i in range(40)]
+    assert sorted(c["clip_id"] for s in clips for c in clips[s]) == [f"c{i:03d}" for i in range(n_clips)]
 
 
 def test_a_corrupt_committed_part_is_one_line_naming_it(tmp_path, capsys):
