@@ -53,10 +53,9 @@ def mixed_clips(scenes: Path) -> list[tuple[object, str, str]]:
 def unmixed_clips(corpus: Path, group: str, per_speaker: int = 8, clip_s: float = 12.0,
                   seed: int = 0) -> list[tuple[object, str, str]]:
     """Utterances of ``group``'s speakers, joined per speaker into clips of about ``clip_s``."""
-    import librosa
     import numpy as np
-    import soundfile as sf
 
+    from paqa_builder.audio_io import load_audio
     from paqa_builder.record import ClipRecord
 
     by_speaker: dict[str, list[dict]] = collections.defaultdict(list)
@@ -70,10 +69,7 @@ def unmixed_clips(corpus: Path, group: str, per_speaker: int = 8, clip_s: float 
     for speaker, items in sorted(by_speaker.items()):
         clips, parts, texts, seconds = [], [], [], 0.0
         for item in items:
-            audio, sr = sf.read(corpus / item["path"], dtype="float32")
-            audio = audio.mean(axis=1) if audio.ndim > 1 else audio
-            if sr != SAMPLE_RATE:
-                audio = librosa.resample(audio, orig_sr=sr, target_sr=SAMPLE_RATE)
+            audio = load_audio(corpus / item["path"], sr=SAMPLE_RATE)[0]
             parts += [pause, audio]
             texts.append(item["text"])
             seconds += audio.size / SAMPLE_RATE + 0.5

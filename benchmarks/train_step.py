@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -98,8 +99,6 @@ def bench_steps(tiny: Path, steps: int, rounds: int = 2) -> dict:
                             processing_class=AutoProcessor.from_pretrained(tiny).tokenizer)
         plain.train()
         result["trl_step_s"] = _step_times(plain)[1:]
-    import statistics
-
     for name in ("hyper", "audio", "trl"):
         # the median of the steps after each run's first (warm-up): tiny-model steps take ~0.2 s,
         # and one slow step on a shared machine would otherwise decide the ratio
@@ -180,8 +179,6 @@ def bench_pause_full_width(tokens: int = 32, batch: int = 4, layers: int = 1, re
     for _ in range(repeats):  # interleaved, so a drifting machine affects both alike
         base.append(run(LogitsProcessorList()))
         with_p.append(run(LogitsProcessorList([pause])))
-    import statistics
-
     b, w = statistics.median(base), statistics.median(with_p)
     return {"full_width_layers": layers, "full_width_ms_per_token": b * 1e3,
             "full_width_with_pause_ms_per_token": w * 1e3,

@@ -181,7 +181,7 @@ def run_eval(args: Any) -> dict[str, Any]:
         raise ValueError("eval needs model_path and eval_file")
     ds = load_qa(args.eval_file, args.split, args.audio_dir, args.max_samples)
     gen = model_generate_fn(args.model_path, args.max_new_tokens, args.do_sample, args.eval_dtype,
-                            getattr(args, "pause_at_inference", False))
+                            args.pause_at_inference)
     rows = list(ds)
     metrics = evaluate(rows, gen, args.batch_size, args.predictions)
     log.info("accuracy %.4f on %d questions", metrics["accuracy"], metrics["n"])

@@ -155,10 +155,9 @@ class PauseLogitsProcessor:
             self.confidences.append(-top.mean(-1))
         if not self.enabled:
             return scores
-        threshold = self._threshold()
-        if self.warmup_batch_mean and self._warming():
-            # upstream HyPeR: until the history is warm, the batch's own mean entropy is the bar
-            threshold = entropy.mean().clamp(min=self.min_entropy)
+        # upstream HyPeR: until the history is warm, the batch's own mean entropy is the bar
+        threshold = (entropy.mean().clamp(min=self.min_entropy) if self.warmup_batch_mean and self._warming()
+                     else self._threshold())
         self._remember(entropy)
 
         in_run = self._run > 0
@@ -288,7 +287,7 @@ def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: 
                               tokenizer: Any = None, eos_id: int | None = None) -> PauseLogitsProcessor:
     """Build the processor from a ``PauseArgs`` (``tokenizer`` turns its acoustic keywords into
     token ids; ``eos_id`` is what a repetition abort leaves)."""
-    keywords = list(getattr(pause_args, "acoustic_keywords", []) or [])
+    keywords = list(pause_args.acoustic_keywords or [])
     if keywords and tokenizer is None:
         raise ValueError("acoustic_keywords need the tokenizer")
     return PauseLogitsProcessor(pause_id, quantile=pause_args.pause_quantile,
@@ -298,10 +297,10 @@ def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: 
                                 max_pauses=pause_args.max_pauses,
                                 max_think_tokens=pause_args.max_think_tokens,
                                 enabled=pause_args.pause_enabled, confidence_top_k=confidence_top_k,
-                                pause_bias=getattr(pause_args, "pause_bias", 0.0),
-                                warmup_batch_mean=getattr(pause_args, "pause_warmup_batch_mean", False),
+                                pause_bias=pause_args.pause_bias,
+                                warmup_batch_mean=pause_args.pause_warmup_batch_mean,
                                 keyword_ids=keyword_token_ids(tokenizer, keywords) if keywords else None,
-                                keyword_bias=getattr(pause_args, "acoustic_keyword_bias", 0.0),
-                                keyword_window=getattr(pause_args, "acoustic_keyword_window", 64),
-                                abort_on_repetition=getattr(pause_args, "abort_on_repetition", False),
+                                keyword_bias=pause_args.acoustic_keyword_bias,
+                                keyword_window=pause_args.acoustic_keyword_window,
+                                abort_on_repetition=pause_args.abort_on_repetition,
                                 eos_id=eos_id)

@@ -120,22 +120,20 @@ def build(recipe: dict[str, Any], source: str, out: str | Path, overwrite: bool 
                         "run (chunks %s)", len(state.redone), state.redone[:10])
         summary.source_report = dict(getattr(src, "report", {}) or {})
         rows_per_shard = int(recipe["writer"].get("rows_per_shard", 2000))
-        from .dataset.audit import TEXT_ONLY_THRESHOLD
+        from .dataset.audit import TEXT_ONLY_THRESHOLD, run_audit
 
         audit = recipe.get("audit") or {}
-        drop = (text_answerable_ids(state, seen, float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD)))
-                if audit.get("drop_text_answerable") else {})
+        threshold = float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD))
+        drop = text_answerable_ids(state, seen, threshold) if audit.get("drop_text_answerable") else {}
         summary.rows = finalize(state, seen, rows_per_shard,
                                 balance_positions=bool(audit.get("balance_positions", True)), drop=drop)
         summary.dropped_text_answerable = len(drop)
         atomic_write_text(out / "source_report.json", json.dumps(summary.source_report, indent=2,
                                                                   sort_keys=True, default=str))
-        from .dataset.audit import run_audit
         from .dataset.card import write_card
 
         # the shortcut audit of the published questions: audit.json, and a section of the card
-        report = (run_audit(out, float(audit.get("text_only_threshold", TEXT_ONLY_THRESHOLD)))
-                  if list((out / "data" / "qa").glob("*.parquet")) else None)
+        report = run_audit(out, threshold) if list((out / "data" / "qa").glob("*.parquet")) else None
         write_card(out, recipe, summary, audit_report=report)
         atomic_write_text(state.root / "summary.json", json.dumps(summary.__dict__, indent=2, default=str))
         return summary

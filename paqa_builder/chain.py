@@ -72,8 +72,7 @@ class ParsedChain:
         body = self.sections.get("FINAL_ANSWER")
         if body is None:
             return None
-        m = re.search(r"\b([A-J])\b", body.strip().upper())
-        return m.group(1) if m else None
+        return _tag_letter(body)  # the same reader as extract_answer ("I think B" is B)
 
     @property
     def valid(self) -> bool:

@@ -39,8 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "writer": {"rows_per_shard": 2000, "clips_per_chunk": 16},
     "card": {"license": "other", "pretty_name": "PAQA", "language": ["en"]},
     "engine": {"kind": "local"},
-    # text_only_threshold: the same value as dataset.audit.TEXT_ONLY_THRESHOLD (not imported: the
-    # recipe module stays free of the composer's imports)
+    # text_only_threshold: the one place of this default (dataset.audit.TEXT_ONLY_THRESHOLD reads it)
     "audit": {"balance_positions": True, "drop_text_answerable": False, "text_only_threshold": 0.9},
 }
 

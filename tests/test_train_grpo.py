@@ -11,21 +11,9 @@ def tiny(tmp_path_factory):
 
 
 def make_trainer(tiny, tmp_path, **reward_kw):
-    from trl import GRPOConfig, ModelConfig
+    from tiny_qwen2_audio import make_grpo_trainer
 
-    from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
-    from hyper_train.grpo import build_grpo_trainer
-
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, num_generations=2,
-                      max_completion_length=16, learning_rate=1e-2, report_to=[], save_strategy="no",
-                      use_cpu=True, logging_steps=1, beta=0.04, seed=0)
-    # warm-up of 4 steps and the median as threshold: the random model pauses within 16 tokens
-    pause = PauseArgs(pause_warmup_tokens=4, pause_quantile=0.5, pause_min_entropy=0.0, max_pauses=2,
-                      max_think_tokens=2)
-    rewards = RewardArgs(length_min_words=30, **reward_kw)
-    margs = ModelConfig(model_name_or_path=str(tiny), dtype="float32")
-    return build_grpo_trainer(args, margs, DataArgs(), HyperModelArgs(), pause, rewards,
-                              train_dataset=tiny_qa_dataset(4))
+    return make_grpo_trainer(tiny, tmp_path, **reward_kw)
 
 
 @pytest.mark.slow

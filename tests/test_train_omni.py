@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from tiny_qwen2_5_omni import build_tiny_qwen2_5_omni_thinker
-from tiny_qwen2_audio import tiny_qa_dataset, tiny_qa_rows
+from tiny_qwen2_audio import tiny_qa_rows
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +51,9 @@ def test_thinker_loads_freezes_its_audio_tower_and_learns_from_the_chain(omni):
 
 @pytest.mark.slow
 def test_grpo_step_with_pause_on_the_thinker(omni, tmp_path):
-    from trl import GRPOConfig, ModelConfig
+    from tiny_qwen2_audio import make_grpo_trainer
 
-    from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
-    from hyper_train.grpo import build_grpo_trainer
-
-    args = GRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=2, num_generations=2,
-                      max_completion_length=16, learning_rate=1e-2, report_to=[], save_strategy="no",
-                      use_cpu=True, logging_steps=1, beta=0.04, seed=0)
-    pause = PauseArgs(pause_warmup_tokens=4, pause_quantile=0.5, pause_min_entropy=0.0, max_pauses=2,
-                      max_think_tokens=2)
-    trainer = build_grpo_trainer(args, ModelConfig(model_name_or_path=str(omni), dtype="float32"), DataArgs(),
-                                 HyperModelArgs(), pause, RewardArgs(length_min_words=30),
-                                 train_dataset=tiny_qa_dataset(4))
+    trainer = make_grpo_trainer(omni, tmp_path, max_steps=1)
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
     trainer.train()
     changed = [n for n, p in trainer.model.named_parameters() if n in before and not torch.equal(p, before[n])]

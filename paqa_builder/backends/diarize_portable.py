@@ -251,7 +251,7 @@ class PortableDiarizer(Diarizer):
         from importlib.metadata import version
 
         from ..numba_cache import ensure_sound
-        from .segmentation_torch import load_sliding_segmentation
+        from .segmentation_torch import SlidingSegmentation, load_sliding_segmentation
 
         if self.pitch_weight > 0:
             ensure_sound()  # median_f0 runs librosa's numba YIN
@@ -259,7 +259,7 @@ class PortableDiarizer(Diarizer):
         # the packaged model runs natively (no pyannote.audio import, 5-7 s of CPU saved per run)
         self._segment = load_sliding_segmentation(self.checkpoint or packaged_segmentation_path(),
                                                   self.segmentation_step, batch_size=16, device=device)
-        segmentation = ("native" if type(self._segment).__name__ == "SlidingSegmentation"
+        segmentation = ("native" if isinstance(self._segment, SlidingSegmentation)
                         else f"pyannote.audio={version('pyannote.audio')}")
         if self.embedding == "campplus":
             from .embed_campplus import CamPlusEncoder

@@ -288,16 +288,13 @@ def binarize(scores: np.ndarray, onset: float, offset: float | None = None,
     return np.where(latest >= 0, state, initial_state).astype(np.float64)
 
 
-def speaker_count(binarized: ChunkScores | np.ndarray, chunks: Frames | None = None,
-                  frames: Frames | None = None) -> tuple[np.ndarray, Frames]:
+def speaker_count(binarized: np.ndarray, chunks: Frames, frames: Frames) -> tuple[np.ndarray, Frames]:
     """Frame-level number of active speakers, averaged over overlapping windows and rounded.
 
-    Each window adds its per-frame sum of active local speakers at the global frame nearest to its
-    own start; the mean over contributing windows, rounded, is the count. Returns the (frames,)
-    uint8 count and its frame grid (starting where the first window starts)."""
-    if isinstance(binarized, ChunkScores):
-        chunks, frames, binarized = binarized.chunks, binarized.frames, binarized.data
-    assert chunks is not None and frames is not None
+    ``binarized`` is (chunks, frames per chunk, local speakers) 0/1 activity. Each window adds its
+    per-frame sum of active local speakers at the global frame nearest to its own start; the mean
+    over contributing windows, rounded, is the count. Returns the (frames,) uint8 count and its
+    frame grid (starting where the first window starts, as pyannote's aggregation does)."""
     n_chunks, per_chunk, _ = binarized.shape
     grid = Frames(chunks.start, frames.duration, frames.step)
     total = grid.closest_frame(chunks.start + chunks.duration + (n_chunks - 1) * chunks.step

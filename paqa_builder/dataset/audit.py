@@ -29,6 +29,7 @@ from typing import Any
 
 from ..chain import LETTERS
 from ..compose.facts import normalize_text as _normalize_text
+from ..config import DEFAULTS
 from .balance import letter_shares
 
 AUDIT_COLUMNS = ("id", "clip_id", "task", "question", "choices", "answer", "split")
@@ -42,7 +43,7 @@ MIN_SEEN = 5
 prior trusts its rate (fewer: it falls back to the task-wide rate)."""
 
 
-TEXT_ONLY_THRESHOLD = 0.9
+TEXT_ONLY_THRESHOLD: float = DEFAULTS["audit"]["text_only_threshold"]
 """Default answer-prior probability at which a question counts as text-answerable (recipe key
 ``audit.text_only_threshold``)."""
 
