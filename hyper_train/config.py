@@ -105,5 +105,6 @@ class EvalArgs:
                                       "questions answerable without listening).")
     swapped_baseline: bool = _f(False, "Ask every question again with another clip's audio (the next clip, "
                                        "cyclically), and report that accuracy beside the real one.")
-    pause_at_inference: bool = _f(False, "Generate with the stage-2 <PAUSE> logits processor (PauseArgs "
-                                         "defaults; the checkpoint must hold <PAUSE>), as HyPeR pauses at test time.")
+    pause_at_inference: bool = _f(False, "Generate with the stage-2 <PAUSE> logits processor as trained (the "
+                                         "pause_args.json and pause_state.pt Stage II saves beside the model; "
+                                         "defaults when absent), as HyPeR pauses at test time.")

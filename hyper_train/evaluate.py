@@ -53,8 +53,10 @@ def score(rows: list[dict[str, Any]], outputs: list[str]) -> tuple[list[dict[str
 def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: bool = False,
                       dtype: str = "auto", pause_at_inference: bool = False) -> GenerateFn:
     """A ``GenerateFn`` over a saved checkpoint (model class from its config + ``AutoProcessor``);
-    with ``pause_at_inference`` it generates through the stage-2 ``<PAUSE>`` processor (default
-    ``PauseArgs``), exposed as the function's ``pause_processor`` attribute."""
+    with ``pause_at_inference`` it generates through the stage-2 ``<PAUSE>`` processor as trained
+    (the ``PauseArgs`` and entropy history Stage II saved beside the model, ``pause.load_pause``),
+    exposed as the function's ``pause_processor`` attribute; ``pause_tokens`` counts the
+    ``<PAUSE>`` tokens generated so far."""
     import torch
     import transformers
     from transformers import AutoConfig, AutoProcessor
@@ -69,13 +71,12 @@ def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: boo
     processor = AutoProcessor.from_pretrained(model_path)
     pause = None
     if pause_at_inference:
-        from hyper_train.config import PauseArgs
-        from hyper_train.pause import pause_processor_from_args
+        from hyper_train.pause import load_pause
         from hyper_train.tokens import get_tokenizer, token_id
 
         eos = model.generation_config.eos_token_id
-        pause = pause_processor_from_args(PauseArgs(), token_id(processor), tokenizer=get_tokenizer(processor),
-                                          eos_id=eos[0] if isinstance(eos, list) else eos)
+        pause = load_pause(model_path, token_id(processor), tokenizer=get_tokenizer(processor),
+                           eos_id=eos[0] if isinstance(eos, list) else eos)
 
     def generate(rows: list[dict[str, Any]]) -> list[str]:
         texts, audios = [], []
@@ -96,9 +97,13 @@ def model_generate_fn(model_path: str, max_new_tokens: int = 512, do_sample: boo
             extra["logits_processor"] = LogitsProcessorList([pause])
         with torch.no_grad():
             out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=do_sample, **extra)
-        return processor.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        new = out[:, batch["input_ids"].shape[1]:]
+        if pause is not None:
+            generate.pause_tokens += int((new == pause.pause_id).sum())  # type: ignore[attr-defined]
+        return processor.batch_decode(new, skip_special_tokens=True)
 
     generate.pause_processor = pause  # type: ignore[attr-defined]
+    generate.pause_tokens = 0  # type: ignore[attr-defined]
     return generate
 
 
@@ -185,6 +190,9 @@ def run_eval(args: Any) -> dict[str, Any]:
     rows = list(ds)
     metrics = evaluate(rows, gen, args.batch_size, args.predictions)
     log.info("accuracy %.4f on %d questions", metrics["accuracy"], metrics["n"])
+    if getattr(gen, "pause_processor", None) is not None:
+        metrics["pause_tokens_per_question"] = gen.pause_tokens / max(metrics["n"], 1)
+        log.info("%.2f <PAUSE> tokens per question", metrics["pause_tokens_per_question"])
     if getattr(args, "mmau_output", None):
         if not str(args.eval_file).endswith(".json"):
             raise ValueError("mmau_output needs an MMAU/MMAR-style .json eval_file")
@@ -201,4 +209,6 @@ def run_eval(args: Any) -> dict[str, Any]:
         metrics["swapped_audio"] = {"accuracy": other["accuracy"], "per_task": other["per_task"]}
         log.info("accuracy %.4f with the audio; %.4f with another clip's audio", metrics["accuracy"],
                  other["accuracy"])
+    if args.predictions:  # again, now with the pause count and the baselines
+        Path(args.predictions).with_suffix(".metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

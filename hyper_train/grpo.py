@@ -26,7 +26,13 @@ from trl import GRPOTrainer  # this module is imported lazily by the CLI, only f
 from hyper_train.collator import _clean_messages
 from hyper_train.data import SAMPLE_RATE, decode_audio, load_qa, with_prompt
 from hyper_train.model import load_model_and_processor, lora_config, save_final
-from hyper_train.pause import local_confidence_weights, lowest_window_confidence, pause_processor_from_args
+from hyper_train.pause import (
+    PAUSE_STATE,
+    local_confidence_weights,
+    lowest_window_confidence,
+    pause_processor_from_args,
+    save_pause,
+)
 from hyper_train.rewards import build_rewards
 from hyper_train.tokens import get_tokenizer, token_id
 
@@ -116,7 +122,7 @@ class HyperGRPOTrainer(GRPOTrainer):
                 "num_pauses": [sum(1 for t in c if t == self.pause_id) for c in completion_ids]}
 
     # -- checkpoints carry the PAUSE entropy history ------------------------------------------
-    PAUSE_STATE = "pause_state.pt"
+    PAUSE_STATE = PAUSE_STATE
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         super()._save_checkpoint(model, trial)
@@ -266,6 +272,8 @@ def run_stage2(grpo_args: Any, model_args: Any, data_args: Any, hyper_args: Any,
     """Train Stage II and save model + processor; returns the output folder."""
     trainer = build_grpo_trainer(grpo_args, model_args, data_args, hyper_args, pause_args, reward_args)
     trainer.train(resume_from_checkpoint=grpo_args.resume_from_checkpoint)
-    out = save_final(trainer, trainer.processing_class, grpo_args.output_dir, hyper_args.merge_lora)
+    # eval --pause_at_inference reads the trained PAUSE settings and entropy history from the model folder
+    out = save_final(trainer, trainer.processing_class, grpo_args.output_dir, hyper_args.merge_lora,
+                     add_files=lambda folder: save_pause(folder, pause_args, trainer.pause_processor))
     log.info("stage2 done: %s", out)
     return out

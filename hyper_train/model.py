@@ -100,12 +100,15 @@ def lora_config(model_args: Any, hyper_args: Any, new_token_ids: list[int], mode
                       use_dora=model_args.use_dora, task_type="CAUSAL_LM", **extra)
 
 
-def save_final(trainer: Any, processor: Any, output_dir: str, merge_lora: bool) -> str:
+def save_final(trainer: Any, processor: Any, output_dir: str, merge_lora: bool,
+               add_files: Any = None) -> str:
     """Save the trained model with its processor; LoRA runs save the adapter and, if asked, the merge.
 
     With ``push_to_hub`` (TrainingArguments) the finished folder goes to ``hub_model_id``: the model
     (or the adapter) with its processor and, for a merged LoRA run, ``merged/`` beside it, which is
-    what the next stage or an inference user loads. Returns the folder the next stage should load.
+    what the next stage or an inference user loads. ``add_files(folder)``, when given, writes extra
+    files into every saved folder (main process only) before the push. Returns the folder the next
+    stage should load.
     """
     from pathlib import Path
 
@@ -119,6 +122,9 @@ def save_final(trainer: Any, processor: Any, output_dir: str, merge_lora: bool) 
             merged = model.merge_and_unload()
             merged.save_pretrained(final)
             processor.save_pretrained(final)
+    if add_files is not None and trainer.accelerator.is_main_process:
+        for folder in dict.fromkeys([output_dir, final]):
+            add_files(folder)
     if getattr(trainer.args, "push_to_hub", False):
         # Trainer.save_model pushed the adapter/model already; this upload adds the processor and
         # the merged model (Trainer.push_to_hub uploads output_dir, merged/ included)

@@ -23,10 +23,21 @@ quantile over the history buffer and a few masked writes (see ``benchmarks/train
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
+
+PAUSE_STATE = "pause_state.pt"
+"""File of the running entropy history, in checkpoints and beside the final Stage II model."""
+PAUSE_ARGS = "pause_args.json"
+"""File of the ``PauseArgs`` Stage II trained with, beside the final model."""
 
 
 class PauseLogitsProcessor:
@@ -219,6 +230,8 @@ class PauseLogitsProcessor:
             ordered = generated.sort(dim=-1).values
             distinct = 1 + (ordered[:, 1:] != ordered[:, :-1]).sum(dim=-1)
             loop = loop | (1.0 - distinct / generated.shape[1] >= self.REPEAT_RATE)
+        if scores.device.type == "cpu" and not bool(loop.any()):
+            return  # on the CPU the question is free and spares a pass over the whole vocabulary
         keep = scores[:, self.eos_id].clone()
         scores.masked_fill_(loop[:, None], float("-inf"))
         scores[:, self.eos_id] = torch.where(loop, torch.zeros_like(keep), keep)
@@ -304,3 +317,41 @@ def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: 
                                 keyword_window=pause_args.acoustic_keyword_window,
                                 abort_on_repetition=pause_args.abort_on_repetition,
                                 eos_id=eos_id)
+
+
+def save_pause(folder: str | Path, pause_args: Any, processor: PauseLogitsProcessor | None) -> None:
+    """Write the ``PauseArgs`` a Stage II run trained with (``pause_args.json``) and, when pausing was
+    on, the processor's entropy history (``pause_state.pt``) into a saved model's folder, so that
+    ``eval --pause_at_inference`` pauses with the trained threshold from its first token."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PAUSE_ARGS).write_text(json.dumps(dataclasses.asdict(pause_args), indent=1) + "\n",
+                                     encoding="utf-8")
+    if processor is not None:
+        torch.save(processor.state_dict(), folder / PAUSE_STATE)
+
+
+def load_pause(folder: str | Path, pause_id: int, tokenizer: Any = None,
+               eos_id: int | None = None) -> PauseLogitsProcessor:
+    """The ``<PAUSE>`` processor a Stage II model was trained with, from its folder (``save_pause``).
+
+    Without ``pause_args.json`` the ``PauseArgs`` defaults apply; without ``pause_state.pt`` the
+    threshold starts from an empty history, so nothing pauses before the warm-up is over (a
+    warning says so)."""
+    from hyper_train.config import PauseArgs
+
+    folder = Path(folder)
+    args = PauseArgs()
+    if (folder / PAUSE_ARGS).is_file():
+        saved = json.loads((folder / PAUSE_ARGS).read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(PauseArgs)}
+        if set(saved) - known:
+            raise ValueError(f"{folder / PAUSE_ARGS}: unknown PauseArgs fields {sorted(set(saved) - known)}")
+        args = PauseArgs(**saved)
+    processor = pause_processor_from_args(args, pause_id, tokenizer=tokenizer, eos_id=eos_id)
+    if (folder / PAUSE_STATE).is_file():
+        processor.load_state_dict(torch.load(folder / PAUSE_STATE, weights_only=True))
+    else:
+        log.warning("%s has no %s: the <PAUSE> threshold starts from an empty history, so nothing pauses "
+                    "before %d generated tokens", folder, PAUSE_STATE, args.pause_warmup_tokens)
+    return processor

@@ -47,12 +47,16 @@ def test_built_paqa_trains_through_both_stages_and_evaluates(tmp_path):
                  "--max_completion_length", "12", "--pause_warmup_tokens", "4", "--learning_rate", "1e-2",
                  *CPU]) == 0
     assert (stage2 / "model.safetensors").is_file() and (stage2 / "tokenizer_config.json").is_file()
+    # the trained PAUSE settings and entropy history travel with the model (eval --pause_at_inference)
+    assert json.loads((stage2 / "pause_args.json").read_text())["pause_warmup_tokens"] == 4
+    assert torch.load(stage2 / "pause_state.pt", weights_only=True)["filled"] > 0
 
     pred = tmp_path / "eval" / "pred.jsonl"
     split = "test" if len(load_qa(str(paqa), "test")) else "train"
     assert main(["eval", "--config", "eval", "--model_path", str(stage2),
                  "--eval_file", str(paqa), "--split", split, "--predictions", str(pred),
-                 "--max_new_tokens", "6"]) == 0
+                 "--max_new_tokens", "6", "--pause_at_inference", "true"]) == 0
     metrics = json.loads(pred.with_suffix(".metrics.json").read_text())
+    assert metrics["pause_tokens_per_question"] >= 0.0  # generated through the trained processor
     assert metrics["n"] == len(load_qa(str(paqa), split)) == len(pred.read_text().splitlines())
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["per_task"]

@@ -162,17 +162,39 @@ def test_swapped_audio_baseline_gives_each_question_another_clips_audio(tmp_path
 
 
 def test_pause_processor_at_inference(tmp_path):
-    """``pause_at_inference``: evaluation generates through the stage-2 <PAUSE> processor (every
-    generated step's entropy reaches its history); without it no processor is attached."""
+    """``pause_at_inference``: evaluation generates through the <PAUSE> processor Stage II trained
+    (its ``pause_args.json`` and entropy history beside the model), so it pauses from the first
+    token; with no saved state it falls back to the defaults, whose 256-token warm-up never ends
+    on a short answer. Without the flag no processor is attached."""
+    import torch
     from tiny_qwen2_audio import build_tiny_qwen2_audio
 
+    from hyper_train.config import PauseArgs
     from hyper_train.evaluate import model_generate_fn
+    from hyper_train.pause import PAUSE_ARGS, PAUSE_STATE, PauseLogitsProcessor, save_pause
 
     model = build_tiny_qwen2_audio(tmp_path / "model")
     rows = [{"question": "What is heard?", "choices": ["rain", "dog"], "answer": "B",
              "audio": {"array": np.zeros(16000, np.float32), "sampling_rate": 16000}} for _ in range(2)]
     plain = model_generate_fn(str(model), max_new_tokens=5)
     assert plain.pause_processor is None and len(plain(rows)) == 2
+
+    untrained = model_generate_fn(str(model), max_new_tokens=5, pause_at_inference=True)
+    assert len(untrained(rows)) == 2
+    assert untrained.pause_processor._filled == 2 * 5  # two rows, five generated steps
+    assert untrained.pause_tokens == 0  # still warming up: the old behaviour, defaults only
+
+    # what Stage II leaves: its settings and an entropy history of low values (a random tiny
+    # model's next-token entropy is far above them, so the trained threshold fires at once)
+    args = PauseArgs(pause_history_size=64, pause_warmup_tokens=32, pause_min_entropy=0.5, max_pauses=1,
+                     max_think_tokens=2)
+    trained = PauseLogitsProcessor(0, warmup=32, history_size=64)
+    trained.load_state_dict({"history": torch.full((64,), 0.1), "filled": 64, "forced_total": 0})
+    save_pause(model, args, trained)
+    assert (model / PAUSE_ARGS).is_file() and (model / PAUSE_STATE).is_file()
     paused = model_generate_fn(str(model), max_new_tokens=5, pause_at_inference=True)
-    assert len(paused(rows)) == 2
-    assert paused.pause_processor._filled == 2 * 5  # two rows, five generated steps
+    proc = paused.pause_processor
+    assert (proc.warmup, proc.max_pauses, proc.max_think_tokens) == (32, 1, 2)
+    assert proc.threshold == pytest.approx(0.5)  # the loaded history's quantile, floored
+    paused(rows)
+    assert paused.pause_tokens == 2 * 2  # one pause of two latent tokens per row

@@ -148,16 +148,14 @@ def test_upstream_hyper_recipe_parses_and_its_rollouts_run(tiny, tmp_path):
     assert (grpo.beta, grpo.num_generations, grpo.max_completion_length) == (0.1, 4, 1024)
     assert (rewards.length_min_words, rewards.length_max_words) == (300, 800)
 
-    trainer = make_trainer(tiny, tmp_path)
-    from hyper_train.pause import pause_processor_from_args
-
+    # the trainer builds its processor from the recipe's PauseArgs (latent run shortened to fit
+    # the tiny test's 16 generated tokens)
+    trainer = make_trainer(tiny, tmp_path, max_steps=1, pause=dataclasses.replace(pause, max_think_tokens=2))
     tokenizer = trainer.processing_class.tokenizer
-    trainer.pause_args = dataclasses.replace(pause, max_think_tokens=2)
-    trainer.pause_processor = pause_processor_from_args(trainer.pause_args, trainer.pause_id,
-                                                        tokenizer=tokenizer, eos_id=trainer.eos_token_ids[0])
     proc = trainer.pause_processor
+    assert (proc.pause_bias, proc.keyword_bias, proc.quantile) == (50.0, 5.0, 0.45)
+    assert proc.warmup_batch_mean and proc.abort_on_repetition and trainer.pause_in_loss
     assert [tokenizer.encode(" pitch", add_special_tokens=False)] == [k for k in proc.keyword_ids
                                                                        if tokenizer.decode(k) == " pitch"]
-    trainer.args.max_steps = 1
     trainer.train()
     assert int(proc.forced_total) > 0  # batch-mean warm-up: pauses from the first steps

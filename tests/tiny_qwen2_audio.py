@@ -146,9 +146,10 @@ def tiny_qa_dataset(n: int = 4, seconds: float = 1.0, seed: int = 0):
         "audio", datasets.Audio(sampling_rate=16000))
 
 
-def make_grpo_trainer(model_dir: str | Path, out: str | Path, max_steps: int = 2, **reward_kw):
+def make_grpo_trainer(model_dir: str | Path, out: str | Path, max_steps: int = 2, pause=None, **reward_kw):
     """A HyPeR GRPO trainer on a tiny model (Qwen2-Audio or the Omni thinker) that pauses within
-    its 16 generated tokens: a warm-up of 4 steps and the median entropy as the threshold."""
+    its 16 generated tokens: a warm-up of 4 steps and the median entropy as the threshold, unless
+    ``pause`` (a ``PauseArgs``) says otherwise."""
     from trl import GRPOConfig, ModelConfig
 
     from hyper_train.config import DataArgs, HyperModelArgs, PauseArgs, RewardArgs
@@ -157,8 +158,8 @@ def make_grpo_trainer(model_dir: str | Path, out: str | Path, max_steps: int = 2
     args = GRPOConfig(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=2,
                       num_generations=2, max_completion_length=16, learning_rate=1e-2, report_to=[],
                       save_strategy="no", use_cpu=True, logging_steps=1, beta=0.04, seed=0)
-    pause = PauseArgs(pause_warmup_tokens=4, pause_quantile=0.5, pause_min_entropy=0.0, max_pauses=2,
-                      max_think_tokens=2)
+    pause = pause or PauseArgs(pause_warmup_tokens=4, pause_quantile=0.5, pause_min_entropy=0.0,
+                               max_pauses=2, max_think_tokens=2)
     margs = ModelConfig(model_name_or_path=str(model_dir), dtype="float32")
     return build_grpo_trainer(args, margs, DataArgs(), HyperModelArgs(), pause,
                               RewardArgs(length_min_words=30, **reward_kw), train_dataset=tiny_qa_dataset(4))
