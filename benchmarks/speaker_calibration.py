@@ -39,7 +39,8 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 STAGES = ("decode", "separate", "vad", "diarize")
-CALIBRATED_PARAMS = ("embedding", "cluster_threshold", "pitch_weight", "pitch_deadzone", "pitch_spread_scale")
+CALIBRATED_PARAMS = ("embedding", "cluster_threshold", "pitch_weight", "pitch_deadzone", "pitch_spread_scale",
+                     "verify_threshold")
 """Diarizer settings a calibration holds for (recorded in its ``fitted_on``)."""
 
 
@@ -142,10 +143,10 @@ def collect(scenes: Path, out: Path, recipe_name: str, sweep: list[dict] | None 
     if pieces_out:
         assign = diarizer.assign
 
-        def keep(record, pieces, overlaps, seg_local_max, duration):
+        def keep(record, pieces, overlaps, seg_local_max, duration, audio=None):
             saved[record.clip_id] = {"pieces": pieces, "overlaps": overlaps,
                                      "seg_local_max": seg_local_max, "duration": duration}
-            return assign(record, pieces, overlaps, seg_local_max, duration)
+            return assign(record, pieces, overlaps, seg_local_max, duration, audio=audio)
 
         diarizer.assign = keep
     lines = []
@@ -177,7 +178,8 @@ def replay(pieces_file: Path, out: Path, sweep: list[dict], recipe_name: str) ->
     """Re-cluster saved pieces under every setting of ``sweep``: no model runs, seconds per folder.
 
     The pieces (spans, embeddings, pitches) come from ``collect --pieces``, so only settings that
-    act after embedding (cut, pitch term, clean-up, split repair, ...) can be swept here."""
+    act after embedding (cut, pitch term, clean-up, split repair, ...) can be swept here; the
+    second pass (``verify_threshold``) embeds audio again, so replay runs without it."""
     from paqa_builder.backends.diarize_portable import PortableDiarizer
     from paqa_builder.config import load_recipe
     from paqa_builder.record import ClipRecord
@@ -187,6 +189,9 @@ def replay(pieces_file: Path, out: Path, sweep: list[dict], recipe_name: str) ->
     base = dict(load_recipe(recipe_name)["stages"]["diarize"])
     base.pop("backend", None)
     base["calibration"] = None
+    base["verify_threshold"] = 0.0  # needs the audio, which the pieces file does not hold
+    if any(c.get("verify_threshold") for c in sweep):
+        raise SystemExit("replay cannot sweep verify_threshold (it embeds audio again): use collect --sweep")
     lines = []
     spreads = all(getattr(c["pieces"], "pitch_spreads", None) is not None for c in data["clips"].values())
     for config in sweep:

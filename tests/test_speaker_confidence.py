@@ -245,3 +245,50 @@ def test_replay_sweeps_saved_pieces_and_scores_der(tmp_path, capsys):
     with pytest.raises(SystemExit, match="holds no pitch spreads"):
         tool.main(["replay", str(tmp_path / "old.pkl"), "--out", str(tmp_path / "d.jsonl"),
                    "--sweep", json.dumps(sweep)])
+
+
+def test_second_pass_merges_speakers_whose_whole_speech_is_one_voice(monkeypatch):
+    """The pieces cluster into two voices; measured again on everything each said, the two are
+    one voice (same embedding and pitch), so the second pass merges them into the longer talker's
+    label. Without the audio (a replay) or with ``verify_threshold`` 0 the two stay apart."""
+    from paqa_builder.backends.diarize_portable import PortableDiarizer
+    from paqa_builder.record import ClipRecord
+
+    audio = np.zeros(9 * 16000, dtype=np.float32)
+    measured = []
+
+    def whole(diarizer, joined, spans):
+        measured.append([tuple(round(x, 1) for x in s) for s in spans])
+        return np.array([1.0, 0.0, 0.0]), 150.0, 0.05
+
+    monkeypatch.setattr(PortableDiarizer, "_measure", lambda self, a, spans: whole(self, a, spans))
+    record = ClipRecord(clip_id="c", source="x", path="c.wav")
+    PortableDiarizer(calibration=None).assign(record, _two_voice_pieces(), [], 2, 9.0, audio=audio)
+    assert record.num_speakers == 1 and record.speaker_evidence["verify_merges"] == 1.0
+    assert [(t.speaker, t.start, t.end) for t in record.turns] == [("SPEAKER_00", 0.0, 4.0), ("SPEAKER_00", 4.5, 8.6)]
+    assert measured == [[(0.0, 4.0)], [(4.5, 8.6)]]  # each speaker's own turns, joined
+    for diarizer, kwargs in ((PortableDiarizer(calibration=None), {}),
+                             (PortableDiarizer(calibration=None, verify_threshold=0.0), {"audio": audio})):
+        kept = ClipRecord(clip_id="c", source="x", path="c.wav")
+        diarizer.assign(kept, _two_voice_pieces(), [], 2, 9.0, **kwargs)
+        assert kept.num_speakers == 2
+
+
+def test_merge_close_speakers_merges_closest_first_and_measures_the_merged_speaker_again():
+    from paqa_builder.backends._turns import merge_close_speakers
+
+    turns = [(0.0, 3.0, 0), (3.0, 4.0, 1), (5.0, 6.0, 2), (6.0, 9.0, 0)]
+    voice = {0: 0.0, 1: 0.1, 2: 0.45}  # a number per speaker stands in for the features
+    calls = []
+
+    def measure(spans):
+        calls.append(spans)
+        owners = {lab for s, e, lab in turns if (s, e) in spans}
+        return sum(voice[o] for o in owners) / len(owners)
+
+    merged, n = merge_close_speakers(turns, measure, lambda a, b: abs(a - b), 0.3, 0.1)
+    # 0 and 1 (0.1 apart) merge first; the merged speaker measures 0.05, still 0.4 from speaker 2
+    assert n == 1 and merged == [(0.0, 4.0, 0), (5.0, 6.0, 2), (6.0, 9.0, 0)]
+    assert calls[-1] == [(0.0, 4.0), (6.0, 9.0)]
+    everyone, n = merge_close_speakers(turns, measure, lambda a, b: abs(a - b), 0.5, 0.1)
+    assert n == 2 and {lab for *_, lab in everyone} == {0}

@@ -109,3 +109,39 @@ def _merge_turns(pieces: list[tuple[float, float]], labels: list[int],
         else:
             turns.append([start, end, label])
     return [(float(a), float(b), int(c)) for a, b, c in turns]
+
+
+def merge_close_speakers(turns: list[tuple[float, float, int]], measure: Any, distance: Any,
+                         threshold: float, min_gap_s: float) -> tuple[list[tuple[float, float, int]], int]:
+    """Second pass over the speakers: merge the closest pair while their whole-speech distance is
+    under ``threshold``; returns the new turns and how many merges were made.
+
+    ``measure(spans)`` gives a speaker's features from all of their ``(start, end)`` turns at once
+    (None when too short to measure); ``distance(a, b)`` compares two such features. A piece is a few
+    seconds of speech, so one real person's pieces scatter more than a synthetic voice's; the
+    features of everything a speaker said are steadier, and a split that the pieces' clustering
+    made shows up as two "speakers" closer than any two people. The one with less talk takes the
+    other's label; the merged speaker is measured again before the next comparison.
+    """
+    feats: dict[int, Any] = {}
+    merges = 0
+    while True:
+        talk: dict[int, float] = {}
+        for start, end, lab in turns:
+            talk[lab] = talk.get(lab, 0.0) + (end - start)
+        if len(talk) < 2:
+            return turns, merges
+        for lab in talk:
+            if lab not in feats:
+                feats[lab] = measure([(s, e) for s, e, own in turns if own == lab])
+        pairs = [(float(distance(feats[a], feats[b])), a, b) for a in sorted(talk) for b in sorted(talk)
+                 if a < b and feats[a] is not None and feats[b] is not None]
+        if not pairs or min(pairs)[0] >= threshold:
+            return turns, merges
+        _, a, b = min(pairs)
+        keep, drop = (a, b) if (talk[a], -a) >= (talk[b], -b) else (b, a)
+        turns = _merge_turns([(s, e) for s, e, _ in turns],
+                             [keep if lab == drop else lab for _, _, lab in turns], min_gap_s)
+        feats.pop(keep, None)
+        feats.pop(drop, None)
+        merges += 1
