@@ -16,6 +16,8 @@ Flow per clip:
 4. Split repair: a short speaker never heard apart from the others (``split_speakers``) is most
    likely half of someone else's sentence; it is folded into the closest touching speaker and the
    count is marked unsure.
+5. Second pass (``verify_threshold``): every speaker is embedded again on all of their turns
+   joined, and speakers closer than the threshold are merged (``merge_close_speakers``).
 
 Why not pyannote's ``SpeakerDiarization`` pipeline: it accepts only pyannote/SpeechBrain/NeMo/
 WeSpeaker encoders and its VBx clustering needs a PLDA download. Why not its per-window
@@ -179,9 +181,10 @@ class PortableDiarizer(Diarizer):
                 measured again on everything they said (one embedding, one pitch, one spread),
                 and the closest pair under this distance (the clustering's own distance) is merged,
                 again until none is. Pieces of one recorded person scatter more than whole
-                speakers do. Chosen on the four tune folders (0.4-0.65 tried): counts right
-                197 -> 201 at 0.5 (recorded +3, Kokoro +1), none worse; espeak and Kokoro voices
-                start merging above 0.55. 0 disables it.
+                speakers do. Chosen on the four tune folders (0.4-0.65 tried offline on saved
+                whole-speaker features; recorded voices gain most, different espeak and Kokoro
+                voices start merging above 0.55); at 0.5 counts right 208 -> 212 of 240 (recorded
+                46 -> 49, Kokoro 44 -> 45, espeak and hybrid unchanged). 0 disables it.
             calibration: where ``speaker_count_confidence`` comes from. ``"packaged"``: the
                 logistic calibration shipped beside ``speaker_confidence.py`` (fitted on tune
                 voices only; P(count right) from the cues in ``speaker_evidence``); a path: that
