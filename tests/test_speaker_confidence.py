@@ -283,12 +283,13 @@ def test_merge_close_speakers_merges_closest_first_and_measures_the_merged_speak
 
     def measure(spans):
         calls.append(spans)
-        owners = {lab for s, e, lab in turns if (s, e) in spans}
+        owners = {lab for s, e, lab in turns if any(a <= s and e <= b for a, b in spans)}
         return sum(voice[o] for o in owners) / len(owners)
 
-    merged, n = merge_close_speakers(turns, measure, lambda a, b: abs(a - b), 0.3, 0.1)
+    merged, n, nearest = merge_close_speakers(turns, measure, lambda a, b: abs(a - b), 0.3, 0.1)
     # 0 and 1 (0.1 apart) merge first; the merged speaker measures 0.05, still 0.4 from speaker 2
     assert n == 1 and merged == [(0.0, 4.0, 0), (5.0, 6.0, 2), (6.0, 9.0, 0)]
+    assert nearest == pytest.approx(0.4)  # the pair it kept apart
     assert calls[-1] == [(0.0, 4.0), (6.0, 9.0)]
-    everyone, n = merge_close_speakers(turns, measure, lambda a, b: abs(a - b), 0.5, 0.1)
-    assert n == 2 and {lab for *_, lab in everyone} == {0}
+    everyone, n, nearest = merge_close_speakers(turns, measure, lambda a, b: abs(a - b), 0.5, 0.1)
+    assert n == 2 and {lab for *_, lab in everyone} == {0} and nearest is None

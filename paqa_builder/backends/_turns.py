@@ -112,9 +112,11 @@ def _merge_turns(pieces: list[tuple[float, float]], labels: list[int],
 
 
 def merge_close_speakers(turns: list[tuple[float, float, int]], measure: Any, distance: Any,
-                         threshold: float, min_gap_s: float) -> tuple[list[tuple[float, float, int]], int]:
+                         threshold: float, min_gap_s: float
+                         ) -> tuple[list[tuple[float, float, int]], int, float | None]:
     """Second pass over the speakers: merge the closest pair while their whole-speech distance is
-    under ``threshold``; returns the new turns and how many merges were made.
+    under ``threshold``; returns the new turns, how many merges were made, and the distance of the
+    closest pair left (None when fewer than two speakers could be measured).
 
     ``measure(spans)`` gives a speaker's features from all of their ``(start, end)`` turns at once
     (None when too short to measure); ``distance(a, b)`` compares two such features. A piece is a few
@@ -130,14 +132,14 @@ def merge_close_speakers(turns: list[tuple[float, float, int]], measure: Any, di
         for start, end, lab in turns:
             talk[lab] = talk.get(lab, 0.0) + (end - start)
         if len(talk) < 2:
-            return turns, merges
+            return turns, merges, None
         for lab in talk:
             if lab not in feats:
                 feats[lab] = measure([(s, e) for s, e, own in turns if own == lab])
         pairs = [(float(distance(feats[a], feats[b])), a, b) for a in sorted(talk) for b in sorted(talk)
                  if a < b and feats[a] is not None and feats[b] is not None]
         if not pairs or min(pairs)[0] >= threshold:
-            return turns, merges
+            return turns, merges, (min(pairs)[0] if pairs else None)
         _, a, b = min(pairs)
         keep, drop = (a, b) if (talk[a], -a) >= (talk[b], -b) else (b, a)
         turns = _merge_turns([(s, e) for s, e, _ in turns],

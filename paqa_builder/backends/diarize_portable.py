@@ -401,10 +401,11 @@ class PortableDiarizer(Diarizer):
         while self.split_repair and suspects:
             turns = _fold_speaker(turns, suspects[0], centroids, self.split_gap_s, self.min_gap_s)
             suspects = split_speakers(turns, self.split_talk_s, self.split_gap_s)
-        merges = 0
+        merges, nearest = 0, None
         if audio is not None and self.verify_threshold > 0:
-            turns, merges = merge_close_speakers(turns, lambda spans: self._measure(audio, spans),
-                                                 self._speaker_distance, self.verify_threshold, self.min_gap_s)
+            turns, merges, nearest = merge_close_speakers(
+                turns, lambda spans: self._measure(audio, spans), self._speaker_distance,
+                self.verify_threshold, self.min_gap_s)
         names: dict[int, str] = {}
         out: list[Turn] = []
         joined = _merge_turns([(a, b) for a, b, _ in turns], [lab for _, _, lab in turns], self.join_gap_s)
@@ -425,6 +426,8 @@ class PortableDiarizer(Diarizer):
                 piece_spread=cues["spread"], seg_local_max=cues["seg_local_max"],
                 pieces=cues["pieces"])
             record.speaker_evidence["verify_merges"] = float(merges)
+            if nearest is not None:  # whole-speaker distance of the closest two speakers left
+                record.speaker_evidence["verify_nearest"] = float(nearest)
             if self._calibration is not None:
                 # the calibrated probability replaces the dendrogram margin (kept in the evidence)
                 record.speaker_count_confidence = round(

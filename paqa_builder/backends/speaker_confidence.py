@@ -29,6 +29,9 @@ CALIBRATION_PATH = Path(__file__).with_name("speaker_calibration.json")
 
 GAP_CAP = 0.5
 """Dendrogram gaps larger than this (distance units) say nothing more: capped."""
+VERIFY_CAP = 1.0
+"""Whole-speaker distances of the diarizer's second pass beyond this say nothing more: capped
+(different voices on the tune sets start at 0.55; one voice split in two reaches 0.84)."""
 
 
 def count_evidence(*, speakers: int, heights: np.ndarray, threshold: float, dendrogram_confidence: float,
@@ -86,6 +89,9 @@ def design_row(ev: dict[str, float]) -> dict[str, float]:
         "split_suspect": ev.get("split_suspect", 0.0),
         "log_min_talk_multi": multi * math.log1p(ev.get("min_talk_s", 0.0)),
         "nearest_multi": multi * ev.get("nearest_speakers", 0.0),
+        # the second pass's whole-speaker distance of the closest pair it kept apart (capped: far
+        # apart says nothing more); a pair just above the merge threshold may be one voice split
+        "verify_nearest_multi": multi * min(ev.get("verify_nearest", VERIFY_CAP), VERIFY_CAP),
         "spread_single": single * ev.get("piece_spread", 0.0),
         "spread_multi": multi * ev.get("piece_spread", 0.0),
         "seg_fewer": max(0.0, k - seg) if seg > 0 else 0.0,
