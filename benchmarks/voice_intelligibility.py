@@ -35,7 +35,7 @@ def main() -> None:
     from faster_whisper import WhisperModel
 
     from paqa_builder import packaged_models as packaged
-    from paqa_builder.backends.diarize_portable import median_f0
+    from paqa_builder.backends.voice_features import median_f0
     from paqa_builder.evaluation import metrics as M
     from paqa_builder.mixer.generate import SENTENCES, VOICE_SETS
     from paqa_builder.mixer.synth import background, mix_at_snr

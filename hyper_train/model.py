@@ -122,7 +122,7 @@ def save_final(trainer: Any, processor: Any, output_dir: str, merge_lora: bool,
             merged = model.merge_and_unload()
             merged.save_pretrained(final)
             processor.save_pretrained(final)
-    if add_files is not None and trainer.accelerator.is_main_process:
+    if add_files is not None and getattr(trainer.args, "should_save", trainer.accelerator.is_main_process):
         for folder in dict.fromkeys([output_dir, final]):
             add_files(folder)
     if getattr(trainer.args, "push_to_hub", False):

@@ -320,8 +320,8 @@ def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: 
 
 
 def save_pause(folder: str | Path, pause_args: Any, processor: PauseLogitsProcessor | None) -> None:
-    """Write the ``PauseArgs`` a Stage II run trained with (``pause_args.json``) and, when pausing was
-    on, the processor's entropy history (``pause_state.pt``) into a saved model's folder, so that
+    """Write the ``PauseArgs`` a Stage II run trained with (``pause_args.json``) and, when the trainer
+    had a processor, its entropy history (``pause_state.pt``) into a saved model's folder, so that
     ``eval --pause_at_inference`` pauses with the trained threshold from its first token."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -351,7 +351,11 @@ def load_pause(folder: str | Path, pause_id: int, tokenizer: Any = None,
     processor = pause_processor_from_args(args, pause_id, tokenizer=tokenizer, eos_id=eos_id)
     if (folder / PAUSE_STATE).is_file():
         processor.load_state_dict(torch.load(folder / PAUSE_STATE, weights_only=True))
-    else:
-        log.warning("%s has no %s: the <PAUSE> threshold starts from an empty history, so nothing pauses "
-                    "before %d generated tokens", folder, PAUSE_STATE, args.pause_warmup_tokens)
+    if not args.pause_enabled:
+        log.warning("%s was trained with pause_enabled false: --pause_at_inference inserts no <PAUSE>", folder)
+    elif processor.threshold == float("inf") and not args.pause_warmup_batch_mean:
+        log.warning("%s: the <PAUSE> entropy history holds %d of the %d values the threshold needs (%s), so "
+                    "nothing pauses before that many tokens are generated", folder,
+                    min(processor._filled, args.pause_history_size), args.pause_warmup_tokens,
+                    PAUSE_STATE if (folder / PAUSE_STATE).is_file() else f"no {PAUSE_STATE}")
     return processor

@@ -214,13 +214,44 @@ def test_no_speech_regions_means_no_speakers(chain):
     assert (record.num_speakers, record.turns, record.overlaps, record.speaker_embeddings) == (0, [], [], {})
 
 
-def test_a_calibration_fitted_for_other_settings_is_not_applied():
+def test_a_calibration_fitted_for_other_settings_is_not_applied(tmp_path):
     with pytest.warns(UserWarning, match="falls back to the dendrogram margin"):
         diarizer = PortableDiarizer(cluster_threshold=0.3)
     assert diarizer._calibration is None
     assert PortableDiarizer()._calibration is not None
     with pytest.raises(ValueError, match="embedding must be one of"):
         PortableDiarizer(embedding="xvector")
+    # the shipped calibration was fitted with the second pass: without it, it is not applied
+    with pytest.warns(UserWarning, match="falls back"):
+        assert PortableDiarizer(verify_threshold=0.0)._calibration is None
+    # and a calibration fitted before the pass existed (no verify_threshold) is not applied with it
+    import json
+
+    from paqa_builder.backends.speaker_confidence import CALIBRATION_PATH
+
+    old = json.loads(CALIBRATION_PATH.read_text())
+    del old["fitted_on"]["diarizer"]["verify_threshold"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    with pytest.warns(UserWarning, match="falls back"):
+        assert PortableDiarizer(calibration=str(path))._calibration is None
+    # Resemblyzer's distances were never tuned for the pass: it is off by default there
+    assert PortableDiarizer(embedding="resemblyzer", calibration=None).verify_threshold == 0.0
+
+
+def test_measure_joins_a_speakers_turns_and_skips_the_too_short(monkeypatch):
+    """``_measure`` (the second pass's features): the turns' audio joined, in order, one embedding,
+    the pitch of what was joined; under ``min_embed_s`` nothing is measured."""
+    sr = 16000
+    t = np.arange(4 * sr) / sr
+    audio = np.where(t < 2, np.sin(2 * np.pi * 150 * t), np.sin(2 * np.pi * 240 * t)).astype(np.float32)
+    seen = []
+    monkeypatch.setattr(PortableDiarizer, "_embed", lambda self, x: seen.append(x.size) or np.ones(3))
+    diarizer = PortableDiarizer(calibration=None)
+    emb, f0, spread = diarizer._measure(audio, [(0.0, 1.0), (1.0, 1.5)])
+    assert seen == [int(1.5 * sr)] and f0 == pytest.approx(150, rel=0.03) and spread < 0.05
+    assert diarizer._measure(audio, [(2.5, 3.5)])[1] == pytest.approx(240, rel=0.03)
+    assert diarizer._measure(audio, [(0.0, 0.2), (3.0, 3.2)]) is None  # 0.4 s < min_embed_s
 
 
 def test_join_gap_writes_a_speakers_paused_speech_as_one_turn_and_changes_no_count():

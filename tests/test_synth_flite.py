@@ -28,7 +28,7 @@ def spoken() -> dict[str, np.ndarray]:
 
 
 def _median_f0(audio: np.ndarray) -> float:
-    from paqa_builder.backends.diarize_portable import median_f0
+    from paqa_builder.backends.voice_features import median_f0
 
     return median_f0(audio)
 

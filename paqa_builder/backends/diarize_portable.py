@@ -54,7 +54,7 @@ from .speaker_confidence import (
     local_speaker_peak,
 )
 from .vad_pyannote import packaged_segmentation_path, torch_device
-from .voice_features import embed_speech, median_f0, pitch_stats  # noqa: F401 (their home was here)
+from .voice_features import embed_speech, median_f0, pitch_stats, wideband_share  # noqa: F401 (re-exported)
 
 EMBEDDINGS = ("campplus", "resemblyzer")
 """Speaker encoders the portable diarizer can use for its pieces (see ``embedding``)."""
@@ -123,7 +123,7 @@ class PortableDiarizer(Diarizer):
         split_talk_s: float = 2.0,
         split_gap_s: float = 0.2,
         split_repair: bool = True,
-        verify_threshold: float = 0.5,
+        verify_threshold: float | None = None,
         calibration: str | None = "packaged",
         embedding: str = "campplus",
         device: str = "auto",
@@ -184,7 +184,8 @@ class PortableDiarizer(Diarizer):
                 speakers do. Chosen on the four tune folders (0.4-0.65 tried offline on saved
                 whole-speaker features; recorded voices gain most, different espeak and Kokoro
                 voices start merging above 0.55); at 0.5 counts right 208 -> 212 of 240 (recorded
-                46 -> 49, Kokoro 44 -> 45, espeak and hybrid unchanged). 0 disables it.
+                46 -> 49, Kokoro 44 -> 45, espeak and hybrid unchanged). 0 disables it; None: 0.5
+                with CAM++, 0 with Resemblyzer (not tuned for its distances).
             calibration: where ``speaker_count_confidence`` comes from. ``"packaged"``: the
                 logistic calibration shipped beside ``speaker_confidence.py`` (fitted on tune
                 voices only; P(count right) from the cues in ``speaker_evidence``); a path: that
@@ -213,6 +214,8 @@ class PortableDiarizer(Diarizer):
         self.split_talk_s = float(split_talk_s)
         self.split_gap_s = float(split_gap_s)
         self.split_repair = bool(split_repair)
+        if verify_threshold is None:
+            verify_threshold = 0.5 if embedding == "campplus" else 0.0
         self.verify_threshold = float(verify_threshold)
         self.calibration = calibration
         if embedding not in EMBEDDINGS:
@@ -406,6 +409,8 @@ class PortableDiarizer(Diarizer):
             turns, merges, nearest = merge_close_speakers(
                 turns, lambda spans: self._measure(audio, spans), self._speaker_distance,
                 self.verify_threshold, self.min_gap_s)
+            if merges:
+                confidence = min(confidence, 0.5)  # a count the second pass changed is not clear-cut
         names: dict[int, str] = {}
         out: list[Turn] = []
         joined = _merge_turns([(a, b) for a, b, _ in turns], [lab for _, _, lab in turns], self.join_gap_s)
@@ -428,7 +433,13 @@ class PortableDiarizer(Diarizer):
             record.speaker_evidence["verify_merges"] = float(merges)
             if nearest is not None:  # whole-speaker distance of the closest two speakers left
                 record.speaker_evidence["verify_nearest"] = float(nearest)
-            if self._calibration is not None:
+            if audio is not None:  # the narrowest speaker's high band: phone voices are near 0
+                record.speaker_evidence["min_wideband_share"] = min(
+                    wideband_share(np.concatenate([audio[int(s * SAMPLE_RATE): int(e * SAMPLE_RATE)]
+                                                   for s, e, own in turns if own == lab]))
+                    for lab in final)
+            if self._calibration is not None and (audio is not None or self.verify_threshold <= 0):
+                # (fitted with the second pass's cues: without the audio they are missing)
                 # the calibrated probability replaces the dendrogram margin (kept in the evidence)
                 record.speaker_count_confidence = round(
                     self._calibration.probability(record.speaker_evidence), 3)

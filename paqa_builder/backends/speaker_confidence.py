@@ -32,6 +32,9 @@ GAP_CAP = 0.5
 VERIFY_CAP = 1.0
 """Whole-speaker distances of the diarizer's second pass beyond this say nothing more: capped
 (different voices on the tune sets start at 0.55; one voice split in two reaches 0.84)."""
+VERIFY_MISSING = 0.5
+"""``verify_nearest`` when no pair could be measured (a speaker under 0.5 s): the least sure value a
+pair the second pass kept apart can have, never a vote for a sure count."""
 
 
 def count_evidence(*, speakers: int, heights: np.ndarray, threshold: float, dendrogram_confidence: float,
@@ -91,7 +94,7 @@ def design_row(ev: dict[str, float]) -> dict[str, float]:
         "nearest_multi": multi * ev.get("nearest_speakers", 0.0),
         # the second pass's whole-speaker distance of the closest pair it kept apart (capped: far
         # apart says nothing more); a pair just above the merge threshold may be one voice split
-        "verify_nearest_multi": multi * min(ev.get("verify_nearest", VERIFY_CAP), VERIFY_CAP),
+        "verify_nearest_multi": multi * min(ev.get("verify_nearest", VERIFY_MISSING), VERIFY_CAP),
         "spread_single": single * ev.get("piece_spread", 0.0),
         "spread_multi": multi * ev.get("piece_spread", 0.0),
         "seg_fewer": max(0.0, k - seg) if seg > 0 else 0.0,

@@ -42,3 +42,14 @@ def pitch_stats(samples: np.ndarray) -> tuple[float, float]:
     picked = f0[loud] if loud.any() else f0
     q1, q3 = np.percentile(np.log(np.clip(picked, 30.0, 1000.0)), [25, 75])
     return float(np.median(picked)), float((q3 - q1) / 1.349)
+
+
+def wideband_share(samples: np.ndarray) -> float:
+    """Share of a speech excerpt's energy at or above 4 kHz (16 kHz audio). A telephone line passes
+    nothing above 3.4 kHz and 8 kHz audio nothing above 4 kHz, so a phone voice scores near 0
+    (1e-7 to 2e-4 measured), wideband speech 1e-3 to 1e-1."""
+    power = np.abs(np.fft.rfft(np.asarray(samples, dtype=np.float64))) ** 2
+    total = float(power.sum())
+    if total <= 0:
+        return 0.0
+    return float(power[np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE) >= 4000].sum() / total)

@@ -57,7 +57,7 @@ def measure_voice_distances(voices: Sequence[SpeakingVoice], sentences: Sequence
     from scipy.spatial.distance import squareform
 
     from ..backends._clustering import speaker_distances
-    from ..backends.diarize_portable import embed_speech, median_f0
+    from ..backends.voice_features import embed_speech, median_f0
 
     if len(sentences) < 2:
         raise ValueError("measure_voice_distances needs at least two sentences per voice")
