@@ -32,6 +32,10 @@ GAP_CAP = 0.5
 VERIFY_CAP = 1.0
 """Whole-speaker distances of the diarizer's second pass beyond this say nothing more: capped
 (different voices on the tune sets start at 0.55; one voice split in two reaches 0.84)."""
+NARROWBAND_SHARE = 3e-4
+"""A speaker whose energy share above 4 kHz (``min_wideband_share``) is under this is heard through a
+phone line or at 8 kHz. Tune clips: every telephone-channel clip <= 9.1e-5; on the recorded tune
+folder 26 of 60 clips have such a speaker (the IVR voice) and only 3 fall between 1e-4 and 1e-3."""
 VERIFY_MISSING = 0.5
 """``verify_nearest`` when no pair could be measured (a speaker under 0.5 s): the least sure value a
 pair the second pass kept apart can have, never a vote for a sure count."""
@@ -95,6 +99,10 @@ def design_row(ev: dict[str, float]) -> dict[str, float]:
         # the second pass's whole-speaker distance of the closest pair it kept apart (capped: far
         # apart says nothing more); a pair just above the merge threshold may be one voice split
         "verify_nearest_multi": multi * min(ev.get("verify_nearest", VERIFY_MISSING), VERIFY_CAP),
+        # a voice through a phone line: CAM++ hears all such voices alike (merges) and the tune
+        # scenes hold few of them, so the fit learns how far to trust a count there
+        "narrowband_single": single * float(ev.get("min_wideband_share", 1.0) < NARROWBAND_SHARE),
+        "narrowband_multi": multi * float(ev.get("min_wideband_share", 1.0) < NARROWBAND_SHARE),
         "spread_single": single * ev.get("piece_spread", 0.0),
         "spread_multi": multi * ev.get("piece_spread", 0.0),
         "seg_fewer": max(0.0, k - seg) if seg > 0 else 0.0,
