@@ -83,6 +83,8 @@ class PauseLogitsProcessor:
         self._history = torch.zeros(history_size)
         self._filled = 0  # entries written so far (ring buffer)
         self.forced_total = 0
+        self.learn = True
+        """Add each step's entropies to the history (False: a trained threshold stays as it is)."""
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -169,7 +171,8 @@ class PauseLogitsProcessor:
         # upstream HyPeR: until the history is warm, the batch's own mean entropy is the bar
         threshold = (entropy.mean().clamp(min=self.min_entropy) if self.warmup_batch_mean and self._warming()
                      else self._threshold())
-        self._remember(entropy)
+        if self.learn:
+            self._remember(entropy)
 
         in_run = self._run > 0
         uncertain = entropy > threshold
@@ -337,7 +340,7 @@ def load_pause(folder: str | Path, pause_id: int, tokenizer: Any = None,
 
     Without ``pause_args.json`` the ``PauseArgs`` defaults apply; without ``pause_state.pt`` the
     threshold starts from an empty history, so nothing pauses before the warm-up is over (a
-    warning says so)."""
+    warning says so). A loaded history that reaches a threshold is frozen (``learn`` False)."""
     from hyper_train.config import PauseArgs
 
     folder = Path(folder)
@@ -351,6 +354,9 @@ def load_pause(folder: str | Path, pause_id: int, tokenizer: Any = None,
     processor = pause_processor_from_args(args, pause_id, tokenizer=tokenizer, eos_id=eos_id)
     if (folder / PAUSE_STATE).is_file():
         processor.load_state_dict(torch.load(folder / PAUSE_STATE, weights_only=True))
+        # evaluation pauses at the trained threshold: what it generates (the silent- and
+        # swapped-audio baselines included) must not move it from one question to the next
+        processor.learn = processor.threshold == float("inf")
     if not args.pause_enabled:
         log.warning("%s was trained with pause_enabled false: --pause_at_inference inserts no <PAUSE>", folder)
     elif processor.threshold == float("inf") and not args.pause_warmup_batch_mean:

@@ -198,3 +198,4 @@ def test_pause_processor_at_inference(tmp_path):
     assert proc.threshold == pytest.approx(0.5)  # the loaded history's quantile, floored
     paused(rows)
     assert paused.pause_tokens == 2 * 2  # one pause of two latent tokens per row
+    assert proc._filled == 64 and proc.threshold == pytest.approx(0.5)  # the trained threshold is frozen
