@@ -73,8 +73,11 @@ def speaker_distances(embeddings: np.ndarray, pitch_hz: np.ndarray | None = None
         log_f0 = np.log(np.clip(np.asarray(pitch_hz, dtype=np.float64), 30.0, 1000.0))[:, None]
         gap = np.maximum(0.0, pdist(log_f0, metric="cityblock") - pitch_deadzone)
         if pitch_spread is not None and spread_scale > 0:
-            mean_spread = pdist(np.asarray(pitch_spread, dtype=np.float64)[:, None],
-                                lambda a, b: 0.5 * (a[0] + b[0]))
+            from scipy.spatial.distance import squareform
+
+            s = np.asarray(pitch_spread, dtype=np.float64)
+            # pairwise means in pdist order, without pdist's Python callback per pair
+            mean_spread = squareform(0.5 * (s[:, None] + s[None, :]), checks=False)
             gap = gap / (1.0 + (mean_spread / spread_scale) ** 2)
         distances = distances + pitch_weight * gap
     return distances

@@ -54,7 +54,13 @@ from .speaker_confidence import (
     local_speaker_peak,
 )
 from .vad_pyannote import packaged_segmentation_path, torch_device
-from .voice_features import embed_speech, median_f0, pitch_stats, wideband_share  # noqa: F401 (re-exported)
+from .voice_features import (  # noqa: F401 (embed_speech, median_f0: re-exported)
+    embed_speech,
+    join_spans,
+    median_f0,
+    pitch_stats,
+    wideband_share,
+)
 
 EMBEDDINGS = ("campplus", "resemblyzer")
 """Speaker encoders the portable diarizer can use for its pieces (see ``embedding``)."""
@@ -366,7 +372,7 @@ class PortableDiarizer(Diarizer):
 
     def _measure(self, audio: np.ndarray, spans: list[tuple[float, float]]) -> tuple | None:
         """(embedding, median F0, log-F0 spread) of one speaker's turns joined; None under min_embed_s."""
-        joined = np.concatenate([audio[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)] for a, b in spans])
+        joined = join_spans(audio, spans)
         if joined.size < self.min_embed_s * SAMPLE_RATE:
             return None
         f0, spread = pitch_stats(joined) if self.pitch_weight > 0 else (0.0, 0.0)
@@ -435,8 +441,7 @@ class PortableDiarizer(Diarizer):
                 record.speaker_evidence["verify_nearest"] = float(nearest)
             if audio is not None:  # the narrowest speaker's high band: phone voices are near 0
                 record.speaker_evidence["min_wideband_share"] = min(
-                    wideband_share(np.concatenate([audio[int(s * SAMPLE_RATE): int(e * SAMPLE_RATE)]
-                                                   for s, e, own in turns if own == lab]))
+                    wideband_share(join_spans(audio, [(s, e) for s, e, own in turns if own == lab]))
                     for lab in final)
             if self._calibration is not None and (audio is not None or self.verify_threshold <= 0):
                 # (fitted with the second pass's cues: without the audio they are missing)

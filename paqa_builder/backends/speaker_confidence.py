@@ -87,6 +87,7 @@ def design_row(ev: dict[str, float]) -> dict[str, float]:
     single = float(k <= 1)
     multi = 1.0 - single
     seg = ev.get("seg_local_max", k)
+    narrowband = float(ev.get("min_wideband_share", 1.0) < NARROWBAND_SHARE)
     return {
         "single": single,
         "three_plus": float(k >= 3),
@@ -101,8 +102,8 @@ def design_row(ev: dict[str, float]) -> dict[str, float]:
         "verify_nearest_multi": multi * min(ev.get("verify_nearest", VERIFY_MISSING), VERIFY_CAP),
         # a voice through a phone line: CAM++ hears all such voices alike (merges) and the tune
         # scenes hold few of them, so the fit learns how far to trust a count there
-        "narrowband_single": single * float(ev.get("min_wideband_share", 1.0) < NARROWBAND_SHARE),
-        "narrowband_multi": multi * float(ev.get("min_wideband_share", 1.0) < NARROWBAND_SHARE),
+        "narrowband_single": single * narrowband,
+        "narrowband_multi": multi * narrowband,
         "spread_single": single * ev.get("piece_spread", 0.0),
         "spread_multi": multi * ev.get("piece_spread", 0.0),
         "seg_fewer": max(0.0, k - seg) if seg > 0 else 0.0,

@@ -53,3 +53,10 @@ def wideband_share(samples: np.ndarray) -> float:
     if total <= 0:
         return 0.0
     return float(power[np.fft.rfftfreq(samples.size, 1 / SAMPLE_RATE) >= 4000].sum() / total)
+
+
+def join_spans(audio: np.ndarray, spans: list[tuple[float, float]]) -> np.ndarray:
+    """The samples of ``(start, end)`` second spans of 16 kHz ``audio``, joined in order (one
+    speaker's turns, for the diarizer's second pass and the phone-line cue)."""
+    parts = [audio[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)] for a, b in spans]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=audio.dtype)
