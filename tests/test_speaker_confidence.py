@@ -215,14 +215,11 @@ def test_assign_clusters_saved_pieces_without_any_model():
 
 
 def test_replay_sweeps_saved_pieces_and_scores_der(tmp_path, capsys):
-    import importlib.util
     import pickle
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location(
-        "speaker_calibration", Path(__file__).resolve().parents[1] / "benchmarks" / "speaker_calibration.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from benchmark_scripts import load_script
+
+    tool = load_script("speaker_calibration")
     truth = {"c": {"group": "tune", "voices": "test", "truth": {
         "duration": 9.0, "speakers": ["A", "B"],
         "turns": [{"speaker": "A", "start": 0.0, "end": 4.0}, {"speaker": "B", "start": 4.5, "end": 8.6}]}}}

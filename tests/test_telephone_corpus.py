@@ -1,19 +1,14 @@
 """benchmarks/telephone_corpus.py: the G.711-like channel and the corpus copy it writes."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from benchmark_scripts import load_script
 
 
 def _tool():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "telephone_corpus.py"
-    spec = importlib.util.spec_from_file_location("telephone_corpus", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("telephone_corpus")
 
 
 def _share_above(x, hz, sr=16000):
