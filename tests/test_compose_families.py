@@ -440,15 +440,32 @@ def test_a_sentence_cut_at_a_speaker_change_is_never_quoted() -> None:
 
 
 def _foreground_rows(speech_db: float, background_db: float, snr_db: float | None,
-                     speech_ratio: float = 0.6, heard: bool = True) -> list[dict]:
+                     speech_ratio: float = 0.6, heard: bool = True, route: str | None = None,
+                     task: str = "speech_or_env") -> list[dict]:
     from paqa_builder.compose.samples import speech_record
 
     rec = speech_record("fg", speech_db=speech_db, background_db=background_db)
-    rec.snr_db, rec.speech_ratio = snr_db, speech_ratio
+    rec.snr_db, rec.speech_ratio, rec.route = snr_db, speech_ratio, route
     if not heard:
         rec.turns, rec.words, rec.speech_regions, rec.num_speakers = [], [], [], 0
-    comp = Composer(ontology=str(ONTOLOGY), tasks=["speech_or_env"], reflect_share=0.0)
+    comp = Composer(ontology=str(ONTOLOGY), tasks=[task], reflect_share=0.0,
+                    max_questions_per_task=10)
     return compose(comp, rec)
+
+
+def test_speech_vs_background_loudness_needs_levels_and_snr_to_agree() -> None:
+    """The acoustic bg_vs_speech question follows the same sign test as the foreground question:
+    a meeting excerpt (AMI, report) and four recorded tune scenes had whole-clip levels in favour
+    of the background while the active-speech SNR was +4 to +9 dB."""
+    def loudness(*args):
+        return [r["answer_text"] for r in _foreground_rows(*args, task="acoustic")
+                if r["evidence"]["variant"] == "bg_vs_speech"]
+
+    assert loudness(-38.0, -30.0, 8.9) == []
+    assert loudness(-38.0, -30.0, -6.0) == ["the background is louder"]
+    assert loudness(-20.0, -32.0, 12.0) == ["the speech is louder"]
+    assert loudness(-20.0, -32.0, -2.0) == []
+    assert loudness(-38.0, -30.0, None) == ["the background is louder"]  # no SNR: levels decide
 
 
 def test_foreground_needs_levels_and_snr_to_agree() -> None:
@@ -468,6 +485,10 @@ def test_an_empty_speech_stem_is_no_proof_of_no_speech_when_speech_was_heard() -
     assert _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=True) == []
     rows = _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False)
     assert [(r["answer_text"], r["evidence"]["basis"]) for r in rows] == [("environmental sounds", "speech_ratio")]
+    # the router heard speech in the mixture (quiet meeting talk the stem-side VAD missed): abstain
+    assert _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False, route="speech") == []
+    rows = _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False, route="no_speech")
+    assert [r["answer_text"] for r in rows] == ["environmental sounds"]
 
 
 def test_noisy_and_clean_need_the_snr_margin() -> None:

@@ -112,6 +112,8 @@ class Facts:
     audio: np.ndarray | None = None
     speech_heard: bool = False
     """True when VAD found a speech region or diarization a turn, confident or not."""
+    route_heard_speech: bool = False
+    """True when the router heard speech in the mixture (``record.route == "speech"``)."""
     sample_rate: int = 16_000
     overlap_regions: list[tuple[float, float]] | None = None
     """Where the diarizer heard two or more voices at once (``record.overlaps``); None when it
@@ -123,16 +125,30 @@ class Facts:
         """Reliable speaker count, or None."""
         return None if self.speakers is None else len(self.speakers)
 
+    def levels_agree(self, speech_louder: bool) -> bool:
+        """Whether the active-speech SNR (``snr_db``, measured on speech frames) has the sign the
+        stems' whole-clip levels give; True when it is unknown.
+
+        Where the separator moves part of a voice into the background stem (recorded voices it
+        does not know, a meeting's other talkers), the whole-clip levels alone said "the
+        background is louder" on clips whose speech was 4-8 dB above the background: all four
+        wrong ``bg_vs_speech`` keys of the recorded TUNE build (seed 11), and the same sign test
+        had already fixed four ``speech_or_env`` keys there."""
+        if self.snr_db is None:
+            return True
+        return self.snr_db > 0 if speech_louder else self.snr_db < 0
+
     def speaker_level_relation(self, cfg: ComposeConfig) -> str | None:
-        """How loud the background is relative to speech, when both levels are known."""
+        """How loud the background is relative to speech, when both levels are known and agree
+        with the active-speech SNR (``levels_agree``)."""
         speech, bg = self.acoustics.get("speech_db"), self.acoustics.get("background_db")
         if speech is None or bg is None or not self.speakers:
             return None
         diff = float(bg) - float(speech)
         if diff >= cfg.min_level_diff_db:
-            return "louder than speech"
+            return "louder than speech" if self.levels_agree(speech_louder=False) else None
         if diff <= -cfg.min_level_diff_db:
-            return "quieter than speech"
+            return "quieter than speech" if self.levels_agree(speech_louder=True) else None
         return "about as loud as speech"
 
 
@@ -278,6 +294,7 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
         present_mids=present_mids, present_names=present_names, speech_labelled=speech_labelled,
         speakers=speakers, diarized=record.turns is not None, asr_ok=asr_ok,
         speech_heard=bool(record.turns) or bool(record.speech_regions),
+        route_heard_speech=record.route == "speech",
         transcript=record.transcript, words=record.words,
         acoustics={k: float(v) for k, v in (record.acoustics or {}).items()
                    if isinstance(v, (int, float)) and np.isfinite(v)},

@@ -106,7 +106,7 @@ def _clip_questions(facts: Facts, ctx: Ctx) -> list[Question]:
     s_db, b_db = facts.acoustics.get("speech_db"), facts.acoustics.get("background_db")
     if s_db is not None and b_db is not None and _speech_present(facts) and facts.sounds:
         w = _winner(s_db, b_db, "diff", cfg.min_level_diff_db)
-        if w is not None:
+        if w is not None and facts.levels_agree(speech_louder=w == 0):
             answer, other = (SPEECH_LOUDER, BG_LOUDER) if w == 0 else (BG_LOUDER, SPEECH_LOUDER)
             fact = f"Speech is at {s_db:.1f} dB and the background at {b_db:.1f} dB."
             template, text = pick(ctx.rng, "acoustic/bg_vs_speech")

@@ -133,24 +133,26 @@ def foreground(facts: Facts, margin_db: float, labels_exhaustive: bool = False) 
     speech_db, bg_db = facts.acoustics.get("speech_db"), facts.acoustics.get("background_db")
     talkers = bool(facts.speakers) or (facts.speech_ratio or 0.0) > 0.1 or facts.speech_labelled
     # a speech stem with almost nothing in it says "no speech" only when VAD and diarization heard
-    # none either: on a hoarse recorded voice the separator kept 0.5 % while VAD found the speaker
+    # none either (on a hoarse recorded voice the separator kept 0.5 % while VAD found the
+    # speaker), nor did the router on the mixture: quiet meeting speech (AMI, tune) and a
+    # telephone voice (tune seed 12) that the stem-side VAD missed were keyed "environment"
     if (facts.speech_ratio is not None and facts.speech_ratio < 0.02 and facts.sounds
-            and not facts.speech_heard):
+            and not facts.speech_heard and not facts.route_heard_speech):
         return ENVIRONMENT, "speech_ratio"
     # the stems' whole-clip levels must agree in sign with the active-speech SNR: where the
     # separator leaks a recorded voice into the background stem, the levels alone said
     # "environment" on four tune clips whose speech was 5-16 dB above the background
-    agree = facts.snr_db
+    check = True
     if speech_db is not None and bg_db is not None:
         diff = speech_db - bg_db
     elif facts.snr_db is not None:
-        diff, agree = facts.snr_db, None
+        diff, check = facts.snr_db, False
     else:
         diff = None
     if diff is not None:
-        if diff >= margin_db and talkers and (agree is None or agree > 0):
+        if diff >= margin_db and talkers and (not check or facts.levels_agree(speech_louder=True)):
             return SPEECH, "levels"
-        if diff <= -margin_db and facts.sounds and (agree is None or agree < 0):
+        if diff <= -margin_db and facts.sounds and (not check or facts.levels_agree(speech_louder=False)):
             return ENVIRONMENT, "levels"
         return None
     # labels only: decide only when one side is missing entirely
