@@ -485,8 +485,12 @@ def test_an_empty_speech_stem_is_no_proof_of_no_speech_when_speech_was_heard() -
     assert _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=True) == []
     rows = _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False)
     assert [(r["answer_text"], r["evidence"]["basis"]) for r in rows] == [("environmental sounds", "speech_ratio")]
-    # the router heard speech in the mixture (quiet meeting talk the stem-side VAD missed): abstain
+    # the router heard speech in the mixture (quiet meeting talk the stem-side VAD missed): abstain,
+    # whether the stem is nearly empty or the levels favour the background by far
     assert _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False, route="speech") == []
+    assert _foreground_rows(-84.0, -38.0, -45.0, speech_ratio=0.0, heard=False, route="speech") == []
+    rows = _foreground_rows(-84.0, -38.0, -45.0, speech_ratio=0.0, heard=False)
+    assert [(r["answer_text"], r["evidence"]["basis"]) for r in rows] == [("environmental sounds", "speech_ratio")]
     rows = _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False, route="no_speech")
     assert [r["answer_text"] for r in rows] == ["environmental sounds"]
 
