@@ -212,6 +212,12 @@ def test_no_speech_regions_means_no_speakers(chain):
                         audio=np.zeros(3 * SAMPLE_RATE, dtype=np.float32), speech_regions=[])
     diarize([record])
     assert (record.num_speakers, record.turns, record.overlaps, record.speaker_embeddings) == (0, [], [], {})
+    assert record.speaker_count_confidence == 1.0
+    # the router heard speech in the mixture: zero speakers is then an unsure count
+    heard = ClipRecord(clip_id="r", source="test", path="r.wav", route="speech",
+                       audio=np.zeros(3 * SAMPLE_RATE, dtype=np.float32), speech_regions=[])
+    diarize([heard])
+    assert (heard.num_speakers, heard.speaker_count_confidence) == (0, 0.3)
 
 
 def test_a_calibration_fitted_for_other_settings_is_not_applied(tmp_path):

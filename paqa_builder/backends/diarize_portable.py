@@ -317,7 +317,7 @@ class PortableDiarizer(Diarizer):
         from .segmentation_torch import binarize, speaker_count
 
         self.ensure_setup()
-        record.num_speakers, record.speaker_count_confidence = 0, 1.0
+        record.num_speakers, record.speaker_count_confidence = 0, self.empty_count_confidence(record)
         record.turns, record.overlaps, record.speaker_embeddings = [], [], {}
         record.speaker_evidence = {}
         duration = audio.size / SAMPLE_RATE
@@ -425,7 +425,7 @@ class PortableDiarizer(Diarizer):
             out.append(Turn(names[lab], round(max(0.0, start), 3), round(min(duration, end), 3)))
         record.turns = out
         record.num_speakers = len(names)
-        record.speaker_count_confidence = round(confidence, 3) if names else 1.0
+        record.speaker_count_confidence = round(confidence, 3) if names else self.empty_count_confidence(record)
         if names and cues is not None:
             final = list(names)
             talk_s = {lab: sum(e - s for s, e, l in turns if l == lab) for lab in final}

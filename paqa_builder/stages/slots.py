@@ -15,6 +15,10 @@ from ..record import ClipRecord
 from ..stage import Stage
 
 
+UNSURE_EMPTY_COUNT = 0.3
+"""``speaker_count_confidence`` of zero speakers found on a clip the router heard speech in (the
+value the paper profile's diarizer gives zero speakers over a speech stem that is not empty)."""
+
 class Router(Stage):
     """Decides, before any speech model runs, whether a clip has speech: ``route``.
 
@@ -70,6 +74,16 @@ class Diarizer(Stage):
         record.turns, record.overlaps, record.speaker_embeddings = [], [], {}
         if "speaker_evidence" in self.writes:
             record.speaker_evidence = {}
+
+    @staticmethod
+    def empty_count_confidence(record: ClipRecord) -> float:
+        """Confidence in a count of zero speakers found by the diarizer itself.
+
+        Sure (1.0) unless the router heard speech in the mixture (``route == "speech"``): then
+        the stem-side VAD or the diarizer missed it, or the separator removed it (two AMI meeting
+        excerpts of the tune group, with four and one true speakers, came out as zero at 1.0), so
+        the count is marked unsure (``UNSURE_EMPTY_COUNT``)."""
+        return UNSURE_EMPTY_COUNT if record.route == "speech" else 1.0
 
 
 class Transcriber(Stage):
