@@ -14,7 +14,6 @@ import numpy as np
 from ..record import ClipRecord
 from ..stage import Stage
 
-
 UNSURE_EMPTY_COUNT = 0.3
 """``speaker_count_confidence`` of zero speakers found on a clip the router heard speech in (the
 value the paper profile's diarizer gives zero speakers over a speech stem that is not empty)."""
