@@ -131,7 +131,7 @@ class Facts:
 
         Where the separator moves part of a voice into the background stem (recorded voices it
         does not know, a meeting's other talkers), the whole-clip levels alone said "the
-        background is louder" on clips whose speech was 4-8 dB above the background: all four
+        background is louder" on clips whose speech was 0.1-8 dB above the background: all four
         wrong ``bg_vs_speech`` keys of the recorded TUNE build (seed 11), and the same sign test
         had already fixed four ``speech_or_env`` keys there."""
         if self.snr_db is None:
