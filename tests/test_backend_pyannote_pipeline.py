@@ -110,6 +110,11 @@ def test_overlap_regions_and_confidence_rules():
     assert st._count_confidence(two[:1] + [Turn("SPEAKER_01", 2, 4)],
                                 {"SPEAKER_00": same, "SPEAKER_01": same}, None) == 0.0
     assert st._count_confidence([], {}, 0.6) == pytest.approx(0.3)
+    # nobody found on an empty stem: sure, unless the router heard speech in the mixture
+    for route, expected in ((None, 1.0), ("speech", 0.3)):
+        record = ClipRecord(clip_id="e", source="t", path="e.wav", speech_ratio=0.0, route=route)
+        st._write(record, [], {})
+        assert (record.num_speakers, record.speaker_count_confidence) == (0, expected)
 
 
 def test_check_available_offline_uncached(tmp_path, monkeypatch):

@@ -462,10 +462,32 @@ def test_speech_vs_background_loudness_needs_levels_and_snr_to_agree() -> None:
                 if r["evidence"]["variant"] == "bg_vs_speech"]
 
     assert loudness(-38.0, -30.0, 8.9) == []
-    assert loudness(-38.0, -30.0, -6.0) == ["the background is louder"]
+    # snr_db is taken over speech-dominant frames: negative only when there is none (ratio 0)
+    assert loudness(-38.0, -30.0, -6.0, 0.0) == ["the background is louder"]
     assert loudness(-20.0, -32.0, 12.0) == ["the speech is louder"]
-    assert loudness(-20.0, -32.0, -2.0) == []
+    assert loudness(-20.0, -32.0, -2.0, 0.0) == []
     assert loudness(-38.0, -30.0, None) == ["the background is louder"]  # no SNR: levels decide
+
+
+def test_chain_background_relation_needs_the_snr_to_agree() -> None:
+    """The perception chain's 'background louder than speech' follows the same sign test."""
+    from paqa_builder.compose.config import ComposeConfig
+    from paqa_builder.compose.facts import build_facts
+    from paqa_builder.compose.samples import speech_record
+    from paqa_builder.ontology import Ontology
+
+    def relation(speech_db, background_db, snr_db):
+        rec = speech_record("rel", speech_db=speech_db, background_db=background_db)
+        rec.snr_db = snr_db
+        facts = build_facts(rec, ComposeConfig(), Ontology.load(str(ONTOLOGY)))
+        assert facts.speakers  # the relation is only stated for confident speakers
+        return facts.speaker_level_relation(ComposeConfig())
+
+    assert relation(-38.0, -30.0, 8.9) is None
+    assert relation(-38.0, -30.0, -6.0) == "louder than speech"
+    assert relation(-20.0, -32.0, 12.0) == "quieter than speech"
+    assert relation(-20.0, -32.0, -2.0) is None
+    assert relation(-30.0, -30.5, 12.0) == "about as loud as speech"
 
 
 def test_foreground_needs_levels_and_snr_to_agree() -> None:
@@ -491,6 +513,14 @@ def test_an_empty_speech_stem_is_no_proof_of_no_speech_when_speech_was_heard() -
     assert _foreground_rows(-84.0, -38.0, -45.0, speech_ratio=0.0, heard=False, route="speech") == []
     rows = _foreground_rows(-84.0, -38.0, -45.0, speech_ratio=0.0, heard=False)
     assert [(r["answer_text"], r["evidence"]["basis"]) for r in rows] == [("environmental sounds", "speech_ratio")]
+    # a recipe with a router but no VAD or diarizer after it: nothing missed the speech, no abstention
+    from paqa_builder.compose.samples import speech_record
+
+    rec = speech_record("fg", speech_db=-84.0, background_db=-38.0)
+    rec.snr_db, rec.speech_ratio, rec.route = -45.0, 0.0, "speech"
+    rec.turns = rec.words = rec.speech_regions = rec.num_speakers = None
+    comp = Composer(ontology=str(ONTOLOGY), tasks=["speech_or_env"], reflect_share=0.0)
+    assert [r["answer_text"] for r in compose(comp, rec)] == ["environmental sounds"]
     rows = _foreground_rows(-40.0, -38.0, None, speech_ratio=0.005, heard=False, route="no_speech")
     assert [r["answer_text"] for r in rows] == ["environmental sounds"]
 

@@ -294,12 +294,18 @@ def test_truth_without_transcript_is_left_out_of_wer_and_of_text_keys(tiny):
     qa = pq.read_table(built / "data" / "qa" / "train-00000-of-00001.parquet").to_pylist()
     qa.append({"id": "s2/speaker_quote/0", "clip_id": "s2", "task": "speaker_quote", "answer": "A",
                "choices": ["good morning", "hello"], "answer_text": "good morning", "question": "Who?"})
+    qa.append({"id": "s2/speaker_order/0", "clip_id": "s2", "task": "speaker_order", "answer": "A",
+               "choices": ["the one who says good morning", "the one who says hello"],
+               "answer_text": "the one who says good morning", "question": "Who speaks first?",
+               "evidence": json.dumps({"variant": "first"})})
+    for row in qa:  # the writer's schema comes from the first row
+        row.setdefault("evidence", "{}")
     _write_parquet(built / "data" / "qa" / "train-00000-of-00001.parquet", qa)
     seen = []
 
     def verify(row, record):
         seen.append(row["task"])
-        return False if row["task"] == "speaker_quote" else count_verify(row, record)
+        return False if row["task"] in ("speaker_quote", "speaker_order") else count_verify(row, record)
 
     fig = evaluate(truth_dir, built, verify=verify, with_audio=False)
     # only s1 counts: 1 substitution over 8 words; s2's "good morning everyone uh" is not 4 insertions
@@ -309,5 +315,6 @@ def test_truth_without_transcript_is_left_out_of_wer_and_of_text_keys(tiny):
     assert fig["wer"]["speaker_attributed"]["insertions"] == 0
     ak = fig["answer_keys"]["per_task"]
     assert ak["speaker_quote"] == {**ak["speaker_quote"], "verified": 0, "unverifiable": 1}
-    assert "speaker_quote" not in seen  # never handed to the verifier
+    assert ak["speaker_order"] == {**ak["speaker_order"], "verified": 0, "unverifiable": 1}
+    assert "speaker_quote" not in seen and "speaker_order" not in seen  # never handed to the verifier
     assert ak["speaker_count"]["verified"] == 2  # the count is still checked on s2

@@ -182,6 +182,9 @@ class PyannoteDiarizer(Diarizer):
         record.overlaps = overlap_regions(turns)
         record.speaker_embeddings = embeddings
         record.speaker_count_confidence = self._count_confidence(turns, embeddings, record.speech_ratio)
+        if not turns:  # a clip the router heard speech in is no sure case of nobody speaking
+            record.speaker_count_confidence = min(record.speaker_count_confidence,
+                                                  self.empty_count_confidence(record))
 
     def _count_confidence(self, turns: list[Turn], embeddings: dict[str, np.ndarray],
                           speech_ratio: float | None) -> float:

@@ -113,7 +113,8 @@ class Facts:
     speech_heard: bool = False
     """True when VAD found a speech region or diarization a turn, confident or not."""
     route_heard_speech: bool = False
-    """True when the router heard speech in the mixture (``record.route == "speech"``)."""
+    """True when the router heard speech in the mixture (``record.route == "speech"``) and a VAD
+    or diarizer ran after it (so ``speech_heard`` False means they missed it)."""
     sample_rate: int = 16_000
     overlap_regions: list[tuple[float, float]] | None = None
     """Where the diarizer heard two or more voices at once (``record.overlaps``); None when it
@@ -133,14 +134,21 @@ class Facts:
         does not know, a meeting's other talkers), the whole-clip levels alone said "the
         background is louder" on clips whose speech was 0.1-8 dB above the background: all four
         wrong ``bg_vs_speech`` keys of the recorded TUNE build (seed 11), and the same sign test
-        had already fixed four ``speech_or_env`` keys there."""
+        had already fixed four ``speech_or_env`` keys there.
+
+        ``snr_db`` is taken over the frames where the speech stem dominates
+        (``backends/stems.py``), so it is negative only when no such frame exists: the background
+        is then said to be louder only on clips without a speech-dominant frame. The mixed scenes
+        never have a louder background (5-20 dB SNR), so nothing right is lost there; on real
+        audio with speech under loud music that answer is given up, and ``bg_vs_speech`` keys
+        lean to "the speech is louder" (an abstention, not a wrong key)."""
         if self.snr_db is None:
             return True
         return self.snr_db > 0 if speech_louder else self.snr_db < 0
 
     def speaker_level_relation(self, cfg: ComposeConfig) -> str | None:
-        """How loud the background is relative to speech, when both levels are known and agree
-        with the active-speech SNR (``levels_agree``)."""
+        """How loud the background is relative to speech, when both levels are known; "louder"
+        or "quieter" only when the active-speech SNR agrees (``levels_agree``), else None."""
         speech, bg = self.acoustics.get("speech_db"), self.acoustics.get("background_db")
         if speech is None or bg is None or not self.speakers:
             return None
@@ -294,7 +302,8 @@ def build_facts(record: ClipRecord, cfg: ComposeConfig, ontology: Ontology,
         present_mids=present_mids, present_names=present_names, speech_labelled=speech_labelled,
         speakers=speakers, diarized=record.turns is not None, asr_ok=asr_ok,
         speech_heard=bool(record.turns) or bool(record.speech_regions),
-        route_heard_speech=record.route == "speech",
+        route_heard_speech=record.route == "speech" and (record.turns is not None
+                                                         or record.speech_regions is not None),
         transcript=record.transcript, words=record.words,
         acoustics={k: float(v) for k, v in (record.acoustics or {}).items()
                    if isinstance(v, (int, float)) and np.isfinite(v)},

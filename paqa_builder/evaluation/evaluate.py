@@ -171,7 +171,7 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         t, b = truth[cid]["truth"], built[cid]
         ref_turns, hyp_turns = t.get("turns") or [], b.get("turns") or []
         mapping = der.add(cid, ref_turns, hyp_turns, float(t["duration"]))
-        ref_text = " ".join(x["text"] for x in sorted(ref_turns, key=lambda x: x["start"]))
+        ref_text = " ".join(x.get("text", "") for x in sorted(ref_turns, key=lambda x: x["start"]))
         hyp_text = b.get("transcript")
         if hyp_text is None:
             hyp_text = " ".join(w["word"] for w in b.get("words") or [])
