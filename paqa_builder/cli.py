@@ -244,7 +244,17 @@ def labelstudio_main(cmd: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console script ``paqa-build``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # the reader closed the pipe (`paqa-build show out | head`): stop quietly, as cat does;
+        # stdout goes to /dev/null so that the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(argv: list[str]) -> int:
+    """Run the sub-command ``argv`` names (a build when it names none)."""
     if argv and argv[0] in SUBCOMMANDS:
         cmd, rest = argv[0], argv[1:]
         if cmd == "mix":

@@ -144,3 +144,15 @@ def test_rebuilding_into_the_same_folder_is_not_served_from_a_stale_cache(tmp_pa
     assert main(base + ["--overwrite", "--limit", "4"]) == 0
     second = sum(len(v) for v in datasets.load_dataset(str(out), "clips").values())
     assert (first, second) == (10, 4)
+
+
+def test_show_into_a_closed_pipe_stops_quietly(sample_build):
+    """`paqa-build show out | head -1`: the reader leaves early; no BrokenPipeError traceback."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "paqa_builder.cli", "show", str(sample_build), "--rows", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what head does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert first.strip() and "Traceback" not in err and "BrokenPipe" not in err
