@@ -122,27 +122,6 @@ def default_verify() -> VerifyFn | None:
         return None
 
 
-TEXT_TASKS = ("speaker_quote", "quote_speaker", "content")
-"""Tasks whose options quote the transcript (so does ``speaker_order``'s ``first`` variant)."""
-
-
-def _text_free(verify: VerifyFn, lines: dict[str, dict[str, Any]]) -> VerifyFn:
-    """``verify``, except that a question quoting the transcript is unverifiable (None) on a clip
-    whose truth has speaker turns but no transcript (``truth.transcribed`` false): an empty truth
-    text would otherwise support no option and count a right key as wrong."""
-    untranscribed = {cid for cid, line in lines.items()
-                     if (line.get("truth") or {}).get("transcribed", True) is False}
-
-    def check(row: dict[str, Any], record: Any) -> bool | None:
-        task = str(row.get("task"))
-        if str(row.get("clip_id")) in untranscribed and (
-                task in TEXT_TASKS or (task == "speaker_order" and M._variant(row.get("evidence")) == "first")):
-            return None
-        return verify(row, record)
-
-    return check
-
-
 # -- evaluation ------------------------------------------------------------------------------------
 
 def _num_speakers(row: dict[str, Any]) -> int | None:
@@ -177,8 +156,8 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
             hyp_text = " ".join(w["word"] for w in b.get("words") or [])
         # truth with speaker turns but no transcript (e.g. AMI excerpts) says nothing of WER
         transcribed = t.get("transcribed", True) is not False
-        clip_wer = M.wer_counts(ref_text, hyp_text) if transcribed else M.WerCounts()
-        if transcribed:
+        clip_wer = M.wer_counts(ref_text, hyp_text) if transcribed else None
+        if clip_wer is not None:
             wer_total += clip_wer
             band = M.snr_band(t.get("snr_db"))
             n_band, band_counts = by_band.get(band, (0, M.WerCounts()))
@@ -204,7 +183,7 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         per_clip[cid] = {"speakers_true": counts[-1][0], "speakers_built": counts[-1][1],
                          "count_confidence": b.get("speaker_count_confidence"),
                          "group": truth[cid].get("group", "unknown"),
-                         "der": der.per_clip[cid], "wer": clip_wer.wer if transcribed else None,
+                         "der": der.per_clip[cid], "wer": None if clip_wer is None else clip_wer.wer,
                          "snr_db": t.get("snr_db"), "merged": [list(p) for p in pairs],
                          "tags_true": sorted(tag_truth[-1]), "tags_built": sorted(tag_pred[-1])}
     figures: dict[str, Any] = {
@@ -231,7 +210,7 @@ def evaluate(truth_dir: str | Path, built_dir: str | Path, *, collar: float = 0.
         lines = {cid: truth[cid] for cid in {str(r["clip_id"]) for r in qa} if cid in truth}
         records, notes = build_truth_records(lines, Path(truth_dir), with_audio, acoustics)
         figures["notes"] += notes
-        figures["answer_keys"] = M.answer_key_accuracy(qa, records, _text_free(verify, lines))
+        figures["answer_keys"] = M.answer_key_accuracy(qa, records, verify)
     outcomes = (figures.get("answer_keys") or {}).pop("outcomes", {})
     figures.update(_speaker_reliability(per_clip, qa, outcomes))
     # for 'paqa-build view': which keys were wrong, and where the truth lanes come from

@@ -350,12 +350,11 @@ def check_order(facts: Facts, evidence: dict[str, Any], choices: list[str],
     k = _order_answer(facts, str(variant), cfg) if facts.speakers else None
     if k is None:
         return None
-    out = []
-    for c in choices:
-        m = re.fullmatch(r'the one who says "(.*)"', c)
-        who = attribute(m.group(1), facts) if m else parse_speaker_option(c)
-        out.append(who == k)
-    return out
+    lines = [re.fullmatch(r'the one who says "(.*)"', c) for c in choices]
+    if any(lines) and not any(sp.text for sp in facts.speakers):
+        return None  # options by line, a record without text (e.g. truth with speaker turns only)
+    return [(attribute(m.group(1), facts) if m else parse_speaker_option(c)) == k
+            for m, c in zip(lines, choices)]
 
 
 SPEAKER_COUNT = Family("speaker_count", speaker_count, check_count)
