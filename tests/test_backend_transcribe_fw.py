@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -314,12 +315,12 @@ def test_segments_faster_than_speech_are_dropped_as_hallucinations():
     stage = FasterWhisperTranscriber(language="en")
     stage.model = model
     record = ClipRecord(clip_id="c", source="x", path="c.wav", audio=np.zeros(160000, np.float32))
-    stage._transcribe(record)
+    stage.process_batch([record])
     assert record.transcript == "well there is not that much difference"
     assert [w.word for w in record.words][-1] == "difference"
     assert any("faster than 8 words/s" in w for w in record.warnings)
     stage.max_words_per_second = 0.0
-    stage._transcribe(record)
+    stage.process_batch([record])
     assert len(record.words) == 7 + 44
 
 
@@ -350,3 +351,118 @@ def test_real_transcripts_give_content_questions_with_true_keys(transcriber, cli
         rows += rec.qa
     assert len(rows) >= len(clips)
     assert any("speaker" in r["question"] for r in rows)
+
+
+# -- VAD regions, batched across clips (issue 17) -----------------------------------------------
+def test_region_chunks_pad_join_clip_and_cut_to_whisper_windows():
+    from paqa_builder.backends.whisper_batched import region_chunks
+
+    # padded by 0.2 s, clipped to [0, 70], and joined with the pauses while within 30 s
+    assert region_chunks([(0.1, 1.0), (1.3, 2.0), (5.0, 6.0)], 70.0) == [(0.0, 6.2)]
+    chunks = region_chunks([(1.0, 10.0), (12.0, 25.0), (28.0, 40.0), (50.0, 52.0)], 60.0)
+    assert chunks == [(0.8, 25.2), (27.8, 52.2)]  # the 25-28 s pause is where the window ends
+    # 65 s of speech becomes windows of at most 30 s, back to back
+    chunks = region_chunks([(2.0, 67.0)], 70.0)
+    assert [round(b - a, 3) for a, b in chunks] == [30.0, 30.0, 5.4]
+    assert chunks[0][0] == pytest.approx(1.8) and chunks[-1][1] == pytest.approx(67.2)
+    assert region_chunks([], 10.0) == [] and region_chunks([(3.0, 3.0)], 10.0) == []
+
+
+def test_batch_regions_auto_is_off_on_the_cpu_and_bad_values_are_refused():
+    stage = FasterWhisperTranscriber(language="en")
+    assert stage.batch_regions == "auto"
+    with pytest.raises(ValueError, match="batch_regions must be true, false or 'auto'"):
+        FasterWhisperTranscriber(batch_regions="sometimes")
+
+
+@needs_model
+def test_batched_regions_decode_every_clip_in_one_call(clips, cache_dir):
+    """The real packaged Whisper through faster-whisper's BatchedInferencePipeline: the speech
+    regions of three clips go in one call, each clip gets back its own words, at clip times, inside
+    its regions, with WER as low as one pass per clip gives (test above, bound 0.25)."""
+    import copy
+
+    stage = FasterWhisperTranscriber(language="en", cpu_threads=2, batch_regions=True, region_pad=0.2)
+    stage.check_available()
+    stage.ensure_setup()
+    assert stage._pipeline is not None and "batch_regions=True" in stage.provenance()
+    calls = []
+    real = stage._pipeline.transcribe
+    stage._pipeline.transcribe = lambda audio, **kw: (calls.append(kw), real(audio, **kw))[1]
+    batch = [copy.deepcopy(c) for c in clips]
+    for rec in batch:  # the VAD's regions: here the truth turns, with nothing between them
+        rec.speech_regions = [(t.start, t.end) for t in rec.turns]
+        rec.turns = [dataclasses.replace(t, text=None) for t in rec.turns]
+    noise_only = copy.deepcopy(batch[0])
+    noise_only.clip_id, noise_only.speech_regions = "silent", []
+    stage(batch + [noise_only])
+    assert len(calls) == 1, "all clips in one batched call"
+    stamps = calls[0]["clip_timestamps"]
+    assert len(stamps) == 3  # one chunk per clip: its two turns joined with the pause between them
+    offset = 0.0
+    for rec, stamp in zip(batch, stamps):  # clips laid end to end; a chunk spans the clip's speech
+        assert stamp["start"] == pytest.approx(offset + rec.speech_regions[0][0] - 0.2)
+        assert stamp["end"] == pytest.approx(offset + min(rec.duration, rec.speech_regions[-1][1] + 0.2))
+        offset += rec.audio.size / SR
+    refs, hyps = [], []
+    for rec in batch:
+        assert rec.error is None, rec.error
+        assert rec.words and all(0.0 <= w.start <= w.end <= rec.duration for w in rec.words)
+        lo, hi = rec.speech_regions[0][0] - 0.25, rec.speech_regions[-1][1] + 0.25
+        assert all(lo <= 0.5 * (w.start + w.end) <= hi for w in rec.words)
+        assert {w.speaker for w in rec.words} == {"A", "B"}
+        refs.append(rec.truth["text"]["A"] + " " + rec.truth["text"]["B"])
+        hyps.append(rec.transcript)
+    assert noise_only.transcript == "" and noise_only.words == []
+    total = wer(" ".join(refs), " ".join(hyps))
+    print(f"batched WER over {len(batch)} clips: {total:.3f}")
+    assert total <= 0.25
+
+
+def test_batched_regions_group_clips_by_language_and_fall_back_one_by_one():
+    """Orchestration with stand-ins: one batched call per detected language; a clip whose language
+    is unknown (longer than a window) or without regions is decoded whole; a looping batched result
+    is decoded again by the one-by-one path, which has the loop retry."""
+    from types import SimpleNamespace as NS
+
+    from faster_whisper.transcribe import Segment
+    from faster_whisper.transcribe import Word as FwWord
+
+    def seg(text, start, end, ratio=1.2):
+        return Segment(id=0, seek=0, start=start, end=end, text=" " + text, tokens=[], avg_logprob=-0.2,
+                       compression_ratio=ratio, no_speech_prob=0.0, temperature=0.0,
+                       words=[FwWord(word=" " + text, start=start, end=end, probability=0.9)])
+
+    batched_calls, whole_calls = [], []
+
+    def batched(audio, clip_timestamps, **kw):
+        batched_calls.append((kw["language"], len(clip_timestamps)))
+        word = "loop" if kw["language"] == "fr" else "hello"
+        return [seg(word, s["start"] + 0.1, s["end"] - 0.1, 9.0 if word == "loop" else 1.2)
+                for s in clip_timestamps], NS(language=kw["language"])
+
+    def whole(audio, **kw):
+        whole_calls.append(kw.get("language"))
+        return iter([seg("whole", 0.5, 1.0)]), NS(language="de", language_probability=0.9)
+
+    stage = FasterWhisperTranscriber(batch_regions=True, loop_retry_ngram=0, region_pad=0.2)
+    stage.model, stage._ready = NS(transcribe=whole), True
+    stage._pipeline = NS(transcribe=batched)
+    langs = {"a": ("en", 0.9), "b": ("fr", 0.8), "c": ("en", 0.95), "d": (None, None), "e": ("en", 0.9)}
+    stage._detect_language = lambda audio: langs["abcde"[int(round(audio[0] * 1000))]]
+    recs = [ClipRecord(clip_id=k, source="x", path=k, audio=np.full(2 * SR, i / 1000, np.float32),
+                       duration=2.0, speech_regions=[(0.5, 1.5)] if k != "e" else None)
+            for i, k in enumerate("abcde")]
+    stage.process_batch(recs)
+    assert sorted(batched_calls) == [("en", 2), ("fr", 1)]  # a and c together, b alone
+    assert [r.transcript for r in recs] == ["hello", "whole", "hello", "whole", "whole"]
+    assert [r.language for r in recs] == ["en", "de", "en", "de", "de"]
+    assert recs[0].words[0].start == pytest.approx(0.4) and recs[2].words[0].end == pytest.approx(1.6)
+    assert len(whole_calls) == 3  # b (loop), d (no language), e (no regions)
+    # the default decodes whole speech clips: a's chunk is its 2 s, not its region
+    stamps = []
+    stage._pipeline = NS(transcribe=lambda audio, clip_timestamps, **kw: (stamps.extend(clip_timestamps),
+                                                                          batched(audio, clip_timestamps, **kw))[1])
+    stage.region_pad = FasterWhisperTranscriber().region_pad
+    stage.process_batch(recs[:1])
+    assert stamps == [{"start": 0.0, "end": 2.0}] and recs[0].words[0].start == pytest.approx(0.1)

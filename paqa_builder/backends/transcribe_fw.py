@@ -68,7 +68,8 @@ class FasterWhisperTranscriber(Transcriber):
                  condition_on_previous_text: bool = False, residual_gain: float = 0.0,
                  temperature: float | list[float] = 0.0, max_compression_ratio: float = 2.4,
                  loop_retry_ngram: int = 3, max_words_per_second: float = 8.0,
-                 skip_without_speech: bool = True, **params: Any) -> None:
+                 skip_without_speech: bool = True, batch_regions: bool | str = "auto",
+                 region_pad: float | None = None, region_batch_size: int = 16, **params: Any) -> None:
         """Configure the transcriber.
 
         Args:
@@ -106,6 +107,17 @@ class FasterWhisperTranscriber(Transcriber):
             skip_without_speech: when the VAD stage ran and found no speech region in the clip,
                 write an empty transcript without running Whisper (what it writes there is
                 invented: on the shipped sample, "1,5%, 2%..." over engine noise).
+            batch_regions: decode the speech clips of a stage batch together, in one batched
+                faster-whisper call (``whisper_batched``); ``"auto"`` does so on CUDA only. On
+                2 CPU cores, with the language detected per clip, the stage was slower than one
+                pass per clip (27.1-29.5 s against 33.6-33.8 s on 24 tune scenes). Clips without
+                VAD speech skip Whisper in both modes (``skip_without_speech``); clips with no
+                language known up front, or in a repetition loop, are decoded one by one.
+            region_pad: None (default): each speech clip is decoded whole in the batched mode;
+                a number: only its VAD regions, padded by that many seconds. Decoding only the
+                regions raised word error rate on tune scenes (20.1 % -> 22.5-26.5 % for pads of
+                0.2-2 s, ``benchmarks/asr_batching.py``); whole clips gave exactly 20.1 %.
+            region_batch_size: chunks (<= 30 s each) per encoder/decoder batch in that mode.
         """
         super().__init__(**params)
         self.model_dir = model
@@ -124,6 +136,12 @@ class FasterWhisperTranscriber(Transcriber):
         self.loop_retry_ngram = int(loop_retry_ngram)
         self.max_words_per_second = float(max_words_per_second)
         self.skip_without_speech = bool(skip_without_speech)
+        if batch_regions not in (True, False, "auto"):
+            raise ValueError(f"batch_regions must be true, false or 'auto', got {batch_regions!r}")
+        self.batch_regions = batch_regions
+        self.region_pad = None if region_pad is None else float(region_pad)
+        self.region_batch_size = int(region_batch_size)
+        self._pipeline: Any = None
         self.model: Any = None
         self._encoded: tuple[bytes, Any] | None = None
         self._desc = ""
@@ -162,7 +180,12 @@ class FasterWhisperTranscriber(Transcriber):
                                   cpu_threads=self.cpu_threads, local_files_only=True)
         self._plain_encode = self.model.encode
         self.model.encode = self._encode_once
+        if self.batch_regions is True or (self.batch_regions == "auto" and device == "cuda"):
+            from faster_whisper import BatchedInferencePipeline
+
+            self._pipeline = BatchedInferencePipeline(self.model)
         self._desc = (f"model={model_desc} device={device} compute={compute} "
+                      f"batch_regions={self._pipeline is not None} "
                       f"faster-whisper=={packaged.dist_version('faster-whisper')} "
                       f"ctranslate2=={packaged.dist_version('ctranslate2')}")
 
@@ -172,25 +195,55 @@ class FasterWhisperTranscriber(Transcriber):
 
     # -- work ------------------------------------------------------------------------------------
     def process_batch(self, batch: list[ClipRecord]) -> None:
-        """Transcribe each clip; faster-whisper decodes one clip at a time (30 s windows)."""
-        for record in batch:
-            self._transcribe(record)
+        """Transcribe each clip: one faster-whisper pass per clip (30 s windows), or, with
+        ``batch_regions``, the VAD regions of the whole batch in one batched call."""
+        todo = [(record, audio) for record in batch if (audio := self._asr_audio(record)) is not None]
+        if self._pipeline is None:
+            for record, audio in todo:
+                self._transcribe(record, audio)
+            return
+        from .whisper_batched import decode_regions, region_chunks
 
-    def _transcribe(self, record: ClipRecord) -> None:
+        by_language: dict[str, list[tuple[ClipRecord, np.ndarray, float | None]]] = {}
+        for record, audio in todo:
+            language, language_p = self._detect_language(audio)
+            if language is None or not record.speech_regions:
+                self._transcribe(record, audio)  # unknown language or no regions: whole clip
+                continue
+            by_language.setdefault(language, []).append((record, audio, language_p))
+        for language, group in by_language.items():
+            chunks = [region_chunks([(0.0, a.size / float(r.sample_rate))] if self.region_pad is None
+                                    else list(r.speech_regions or []), a.size / float(r.sample_rate),
+                                    self.region_pad or 0.0) for r, a, _ in group]
+            decoded = decode_regions(self._pipeline, [a for _, a, _ in group], chunks, group[0][0].sample_rate,
+                                     batch_size=self.region_batch_size, language=language,
+                                     beam_size=self.beam_size, temperature=self.temperature,
+                                     compression_ratio_threshold=self.max_compression_ratio)
+            for (record, audio, language_p), segments in zip(group, decoded):
+                if self._loopiness(segments) > self.max_compression_ratio:
+                    self._transcribe(record, audio)  # the one-by-one path has the loop retry
+                else:
+                    self._write(record, audio, segments, language, language_p)
+
+    def _asr_audio(self, record: ClipRecord) -> np.ndarray | None:
+        """The audio Whisper should read, or None when the clip is settled without it."""
         if record.audio is None:
             raise ValueError("no audio (decode stage missing?)")
         audio = asr_input(record.speech_audio if self.use_speech_stem else None,
                           record.background_audio, record.audio, self.residual_gain)
-        duration = audio.size / float(record.sample_rate)
         if self.skip_without_speech and record.speech_regions == []:
             self.no_speech(record)
             record.provenance.setdefault("transcript", f"{self.name}: not run (no VAD speech region)")
-            return
+            return None
         if audio.size < record.sample_rate // 10:
             # under 0.1 s there is nothing Whisper can read; an empty result is the honest answer
             record.words, record.transcript, record.asr_confidence = [], "", None
             record.language = self.language
-            return
+            return None
+        return audio
+
+    def _transcribe(self, record: ClipRecord, audio: np.ndarray) -> None:
+        """Decode one whole clip (with the repetition-loop retry) and write its transcript."""
         language, language_p = self._detect_language(audio)
         segments, info = self._decode(audio, language=language)
         loop = self._loopiness(segments)
@@ -203,6 +256,13 @@ class FasterWhisperTranscriber(Transcriber):
             record.warnings.append(
                 f"transcribe: repetition loop (compression ratio {loop:.1f}) decoded again without "
                 f"repeated {self.loop_retry_ngram}-grams (ratio {min(loop, retry_loop):.1f})")
+        self._write(record, audio, segments, info.language,
+                    info.language_probability if language_p is None else language_p)
+
+    def _write(self, record: ClipRecord, audio: np.ndarray, segments: list[Any], language: str,
+               language_p: float | None) -> None:
+        """Words, transcript, language and confidence of ``record`` from decoded ``segments``."""
+        duration = audio.size / float(record.sample_rate)
         kept = [seg for seg in segments if not too_fast(seg, self.max_words_per_second)]
         if len(kept) < len(segments):
             record.warnings.append(
@@ -231,18 +291,16 @@ class FasterWhisperTranscriber(Transcriber):
                     continue
                 words.append(Word(word=text, start=round(start, 3), end=round(end, 3),
                                   score=round(float(w.probability), 4)))
-        sep = "" if info.language in NO_SPACE_LANGUAGES else " "
+        sep = "" if language in NO_SPACE_LANGUAGES else " "
         if record.turns:
             assign_words_to_speakers(words, record.turns, sep=sep)
         record.words = words
         # Whisper's own segment text keeps the language's spacing; words only lose it
         record.transcript = " ".join(" ".join(texts).split()) if sep else "".join(texts).strip()
-        record.language = info.language
+        record.language = language
         record.asr_confidence = asr_confidence([w.score or 0.0 for w in words], seg_logprobs)
-        if language_p is None:
-            language_p = info.language_probability
-        if self.language is None and language_p < 0.5 and words:
-            record.warnings.append(f"transcribe: language {info.language} detected with p={language_p:.2f}")
+        if self.language is None and language_p is not None and language_p < 0.5 and words:
+            record.warnings.append(f"transcribe: language {language} detected with p={language_p:.2f}")
 
     def _encode_once(self, features: np.ndarray) -> Any:
         """``WhisperModel.encode`` remembering its last input: the same 30 s window is never
