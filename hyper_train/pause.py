@@ -40,6 +40,18 @@ PAUSE_ARGS = "pause_args.json"
 """File of the ``PauseArgs`` Stage II trained with, beside the final model."""
 
 
+class EntropyHistory:
+    """The running ring buffer of next-token entropies the pause threshold is a quantile of.
+
+    One per processor by default; the vLLM adapter (``hyper_train.vllm_pause``) shares one between
+    the per-request processors of an engine, as one processor shares it between the rows of a batch.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.values = torch.zeros(int(size))
+        self.filled = 0  # entries written so far (ring buffer)
+
+
 class PauseLogitsProcessor:
     """A transformers ``LogitsProcessor`` that forces ``<PAUSE>`` on uncertain steps (see module doc).
 
@@ -59,7 +71,8 @@ class PauseLogitsProcessor:
                  max_think_tokens: int = 8, enabled: bool = True, confidence_top_k: int = 0,
                  pause_bias: float = 0.0, warmup_batch_mean: bool = False,
                  keyword_ids: list[list[int]] | None = None, keyword_bias: float = 0.0,
-                 keyword_window: int = 64, abort_on_repetition: bool = False, eos_id: int | None = None):
+                 keyword_window: int = 64, abort_on_repetition: bool = False, eos_id: int | None = None,
+                 history: EntropyHistory | None = None):
         if not 0.0 < quantile < 1.0:
             raise ValueError(f"quantile must be in (0, 1), got {quantile}")
         if abort_on_repetition and eos_id is None:
@@ -80,14 +93,29 @@ class PauseLogitsProcessor:
         self.max_think_tokens = max_think_tokens
         self.enabled = enabled
         self.confidence_top_k = confidence_top_k
-        self._history = torch.zeros(history_size)
-        self._filled = 0  # entries written so far (ring buffer)
+        self._store = history if history is not None else EntropyHistory(history_size)
         self.forced_total = 0
         self.learn = True
         """Add each step's entropies to the history (False: a trained threshold stays as it is)."""
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
+    @property
+    def _history(self) -> torch.Tensor:
+        return self._store.values
+
+    @_history.setter
+    def _history(self, values: torch.Tensor) -> None:
+        self._store.values = values
+
+    @property
+    def _filled(self) -> int:
+        return self._store.filled
+
+    @_filled.setter
+    def _filled(self, count: int) -> None:
+        self._store.filled = count
+
     def state_dict(self) -> dict[str, Any]:
         """The running entropy history (what a resumed run must continue from), on the CPU."""
         return {"history": self._history.detach().cpu().clone(), "filled": int(self._filled),
@@ -299,27 +327,29 @@ def keyword_token_ids(tokenizer: Any, keywords: list[str]) -> list[list[int]]:
     return out
 
 
-def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: int = 0,
-                              tokenizer: Any = None, eos_id: int | None = None) -> PauseLogitsProcessor:
-    """Build the processor from a ``PauseArgs`` (``tokenizer`` turns its acoustic keywords into
-    token ids; ``eos_id`` is what a repetition abort leaves)."""
+def pause_kwargs(pause_args: Any, pause_id: int, confidence_top_k: int = 0, tokenizer: Any = None,
+                 eos_id: int | None = None) -> dict[str, Any]:
+    """``PauseLogitsProcessor`` keyword arguments from a ``PauseArgs`` (plain JSON values, so a vLLM
+    request can carry them): ``tokenizer`` turns its acoustic keywords into token ids; ``eos_id`` is
+    what a repetition abort leaves."""
     keywords = list(pause_args.acoustic_keywords or [])
     if keywords and tokenizer is None:
         raise ValueError("acoustic_keywords need the tokenizer")
-    return PauseLogitsProcessor(pause_id, quantile=pause_args.pause_quantile,
-                                min_entropy=pause_args.pause_min_entropy,
-                                warmup=pause_args.pause_warmup_tokens,
-                                history_size=pause_args.pause_history_size,
-                                max_pauses=pause_args.max_pauses,
-                                max_think_tokens=pause_args.max_think_tokens,
-                                enabled=pause_args.pause_enabled, confidence_top_k=confidence_top_k,
-                                pause_bias=pause_args.pause_bias,
-                                warmup_batch_mean=pause_args.pause_warmup_batch_mean,
-                                keyword_ids=keyword_token_ids(tokenizer, keywords) if keywords else None,
-                                keyword_bias=pause_args.acoustic_keyword_bias,
-                                keyword_window=pause_args.acoustic_keyword_window,
-                                abort_on_repetition=pause_args.abort_on_repetition,
-                                eos_id=eos_id)
+    return {"pause_id": int(pause_id), "quantile": pause_args.pause_quantile,
+            "min_entropy": pause_args.pause_min_entropy, "warmup": pause_args.pause_warmup_tokens,
+            "history_size": pause_args.pause_history_size, "max_pauses": pause_args.max_pauses,
+            "max_think_tokens": pause_args.max_think_tokens, "enabled": pause_args.pause_enabled,
+            "confidence_top_k": confidence_top_k, "pause_bias": pause_args.pause_bias,
+            "warmup_batch_mean": pause_args.pause_warmup_batch_mean,
+            "keyword_ids": keyword_token_ids(tokenizer, keywords) if keywords else None,
+            "keyword_bias": pause_args.acoustic_keyword_bias, "keyword_window": pause_args.acoustic_keyword_window,
+            "abort_on_repetition": pause_args.abort_on_repetition, "eos_id": eos_id}
+
+
+def pause_processor_from_args(pause_args: Any, pause_id: int, confidence_top_k: int = 0,
+                              tokenizer: Any = None, eos_id: int | None = None) -> PauseLogitsProcessor:
+    """Build the processor from a ``PauseArgs`` (see ``pause_kwargs``)."""
+    return PauseLogitsProcessor(**pause_kwargs(pause_args, pause_id, confidence_top_k, tokenizer, eos_id))
 
 
 def save_pause(folder: str | Path, pause_args: Any, processor: PauseLogitsProcessor | None) -> None:

@@ -53,11 +53,13 @@ def tiny_tokenizer(special: list[str], vocab_size: int = 600, extra_special_toke
 
 
 def build_tiny_qwen2_audio(out_dir: str | Path, vocab_size: int = 600, window_s: int = 10,
-                           seed: int = 0) -> Path:
+                           seed: int = 0, text_width: int = 48, text_heads: int = 4) -> Path:
     """Build, save and return the folder of a tiny Qwen2-Audio model + processor with ``<PAUSE>``.
 
     ``window_s`` is the feature extractor's chunk length; the audio encoder's ``max_source_positions``
-    is set to match (Whisper encoders reject any other input length).
+    is set to match (Whisper encoders reject any other input length). vLLM's CPU build needs
+    ``window_s=30`` and a head size of 32 or more (``text_width=64, text_heads=2``;
+    ``benchmarks/vllm_pause_check.py``).
     """
     import torch
     from transformers import (
@@ -78,13 +80,13 @@ def build_tiny_qwen2_audio(out_dir: str | Path, vocab_size: int = 600, window_s:
                                                 chunk_length=window_s, hop_length=160, n_fft=400)
     processor = Qwen2AudioProcessor(feature_extractor=feature_extractor, tokenizer=tokenizer)
 
-    # 2. random config: 2 text layers of width 48, 2 audio layers of width 32
+    # 2. random config: 2 text layers (width 48 by default), 2 audio layers of width 32
     config = Qwen2AudioConfig(
         audio_config={"num_mel_bins": 128, "encoder_layers": 2, "encoder_attention_heads": 2,
                       "encoder_ffn_dim": 64, "d_model": 32, "max_source_positions": window_s * 50},
-        text_config={"model_type": "qwen2", "vocab_size": len(tokenizer), "hidden_size": 48,
-                     "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
-                     "num_key_value_heads": 2, "max_position_embeddings": 2048,
+        text_config={"model_type": "qwen2", "vocab_size": len(tokenizer), "hidden_size": text_width,
+                     "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": text_heads,
+                     "num_key_value_heads": max(1, text_heads // 2), "max_position_embeddings": 2048,
                      "tie_word_embeddings": False},
         audio_token_id=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
     )
