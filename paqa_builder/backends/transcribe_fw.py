@@ -68,7 +68,7 @@ class FasterWhisperTranscriber(Transcriber):
                  condition_on_previous_text: bool = False, residual_gain: float = 0.0,
                  temperature: float | list[float] = 0.0, max_compression_ratio: float = 2.4,
                  loop_retry_ngram: int = 3, max_words_per_second: float = 8.0,
-                 skip_without_speech: bool = True, batch_regions: bool | str = "auto",
+                 skip_without_speech: bool = True, batch_regions: bool | str = False,
                  region_pad: float | None = None, region_batch_size: int = 16, **params: Any) -> None:
         """Configure the transcriber.
 
@@ -108,15 +108,18 @@ class FasterWhisperTranscriber(Transcriber):
                 write an empty transcript without running Whisper (what it writes there is
                 invented: on the shipped sample, "1,5%, 2%..." over engine noise).
             batch_regions: decode the speech clips of a stage batch together, in one batched
-                faster-whisper call (``whisper_batched``); ``"auto"`` does so on CUDA only. On
-                2 CPU cores, with the language detected per clip, the stage was slower than one
-                pass per clip (27.1-29.5 s against 33.6-33.8 s on 24 tune scenes). Clips without
-                VAD speech skip Whisper in both modes (``skip_without_speech``); clips with no
-                language known up front, or in a repetition loop, are decoded one by one.
+                faster-whisper call per language (``whisper_batched``); ``"auto"``: on CUDA only.
+                Off by default: on 2 CPU cores, with the language detected per clip, the stage was
+                slower (33.2-33.7 s with whole clips against 26.8-27.0 s one by one, on 24 tune
+                scenes), it is not measured on a GPU, and the batched pipeline skips Whisper's
+                silence and fallback rules (see ``whisper_batched``). Clips longer than one
+                window, with no language known up front, or in a repetition loop are decoded one
+                by one; clips without VAD speech skip Whisper in both modes.
             region_pad: None (default): each speech clip is decoded whole in the batched mode;
                 a number: only its VAD regions, padded by that many seconds. Decoding only the
                 regions raised word error rate on tune scenes (20.1 % -> 22.5-26.5 % for pads of
-                0.2-2 s, ``benchmarks/asr_batching.py``); whole clips gave exactly 20.1 %.
+                0.2-2 s, ``benchmarks/asr_batching.py``); whole clips: 20.1 % (language forced),
+                20.4 % (stage).
             region_batch_size: chunks (<= 30 s each) per encoder/decoder batch in that mode.
         """
         super().__init__(**params)
@@ -196,7 +199,8 @@ class FasterWhisperTranscriber(Transcriber):
     # -- work ------------------------------------------------------------------------------------
     def process_batch(self, batch: list[ClipRecord]) -> None:
         """Transcribe each clip: one faster-whisper pass per clip (30 s windows), or, with
-        ``batch_regions``, the VAD regions of the whole batch in one batched call."""
+        ``batch_regions``, the batch's speech clips (or their VAD regions, with ``region_pad``)
+        in one batched call per language."""
         todo = [(record, audio) for record in batch if (audio := self._asr_audio(record)) is not None]
         if self._pipeline is None:
             for record, audio in todo:
@@ -207,8 +211,9 @@ class FasterWhisperTranscriber(Transcriber):
         by_language: dict[str, list[tuple[ClipRecord, np.ndarray, float | None]]] = {}
         for record, audio in todo:
             language, language_p = self._detect_language(audio)
-            if language is None or not record.speech_regions:
-                self._transcribe(record, audio)  # unknown language or no regions: whole clip
+            long_clip = audio.size > 30 * record.sample_rate  # windows would cut words: seek instead
+            if language is None or long_clip or (self.region_pad is not None and not record.speech_regions):
+                self._transcribe(record, audio)
                 continue
             by_language.setdefault(language, []).append((record, audio, language_p))
         for language, group in by_language.items():
@@ -219,9 +224,10 @@ class FasterWhisperTranscriber(Transcriber):
                                      batch_size=self.region_batch_size, language=language,
                                      beam_size=self.beam_size, temperature=self.temperature,
                                      compression_ratio_threshold=self.max_compression_ratio)
-            for (record, audio, language_p), segments in zip(group, decoded):
-                if self._loopiness(segments) > self.max_compression_ratio:
-                    self._transcribe(record, audio)  # the one-by-one path has the loop retry
+            for (record, audio, language_p), segments, spans in zip(group, decoded, chunks):
+                looping = self._loopiness(segments) > self.max_compression_ratio and self.loop_retry_ngram > 0
+                if looping or not spans:
+                    self._transcribe(record, audio)  # the loop retry, or regions too short to cut
                 else:
                     self._write(record, audio, segments, language, language_p)
 

@@ -14,8 +14,10 @@ Measured on 2 CPU cores (Whisper base int8, the first 24 scenes of tune-group fo
 - the transcriber stage as the portable recipe runs it (language detected per clip, one more
   encoder pass per clip), whole clips: 33.2-33.7 s against 26.8-27.0 s, WER 20.44 % against 20.07 %.
 
-So the transcriber uses it for whole clips, and on CUDA only by default
-(``FasterWhisperTranscriber(batch_regions="auto", region_pad=None)``).
+So the transcriber uses it for whole clips, and only when asked (``batch_regions: true``, or
+``"auto"`` for CUDA only): it is not measured on a GPU yet, and the batched pipeline ignores
+``no_speech_threshold``, ``log_prob_threshold`` and ``compression_ratio_threshold`` and uses only
+the first temperature, so windows the one-by-one path drops as silence can come out as text.
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ def decode_regions(pipeline: Any, audios: list[np.ndarray], chunks: list[list[tu
                                           word_timestamps=True, without_timestamps=False, **decode)
     starts = np.array([s["start"] for s in stamps])
     for segment in segments:
-        # the chunk a segment came from: the last chunk starting at or before its middle
-        middle = 0.5 * (segment.start + segment.end)
-        k = max(0, int(np.searchsorted(starts, middle, side="right")) - 1)
+        # the chunk a segment came from: the pipeline writes its start into ``seek`` (in 10 ms
+        # frames). Not its times: word alignment and segments without words can run past the
+        # chunk's end, into the next clip's time
+        k = int(np.argmin(np.abs(starts - segment.seek / 100.0)))
         result[owners[k]].append(_shift(segment, float(offsets[owners[k]])))
     return result
