@@ -6,7 +6,9 @@ vLLM V1 has no per-request logits processors; it runs engine-level classes given
 class, and ``SamplingParams.extra_args`` (``vllm_xargs`` over HTTP) carries each request's settings.
 
 So ``HyperPauseAdapter`` reads ``extra_args["hyper_pause"]`` (``pause_kwargs`` of the run's
-``PauseArgs``, plain JSON) and gives the request a ``PauseLogitsProcessor`` of its own, fed one row:
+``PauseArgs``: a dict, or that dict as a JSON string, which is what an HTTP request must send,
+since ``vllm_xargs`` values cannot be objects) and gives the request a ``PauseLogitsProcessor`` of
+its own, fed one row:
 the same code decides as in ``generate`` (entropy against the running quantile, force or bias, caps,
 keyword bias, repetition abort). The per-request state (pause count, run, keyword time) lives in
 that processor; the entropy history is one ``EntropyHistory`` per engine, shared by all requests,
@@ -23,6 +25,7 @@ this module needs no vLLM). Not wired into ``hyper-train stage2`` yet (``--use_v
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +53,16 @@ def request_pause_fn(config: dict[str, Any], history: EntropyHistory) -> Callabl
     return step
 
 
+def requested_pause(extra_args: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The pause settings a request's ``extra_args`` ask for, or None. Over HTTP they arrive as a
+    JSON string (``vllm_xargs={"hyper_pause": json.dumps(pause_kwargs(...))}``): vLLM's request
+    schema takes only strings, numbers and lists as ``vllm_xargs`` values."""
+    config = (extra_args or {}).get(EXTRA_KEY)
+    if not config:
+        return None
+    return json.loads(config) if isinstance(config, str) else dict(config)
+
+
 def _adapter_class() -> type:
     """``HyperPauseAdapter``, an ``AdapterLogitsProcessor`` subclass (needs vLLM installed)."""
     try:
@@ -67,8 +80,8 @@ def _adapter_class() -> type:
             return False  # it forces tokens, so greedy decoding changes too
 
         def new_req_logits_processor(self, params: Any) -> Callable | None:
-            config = (getattr(params, "extra_args", None) or {}).get(EXTRA_KEY)
-            if not config:
+            config = requested_pause(getattr(params, "extra_args", None))
+            if config is None:
                 return None
             if self.history is None:
                 self.history = EntropyHistory(config["history_size"])

@@ -11,7 +11,7 @@ import torch
 
 from hyper_train.config import PauseArgs
 from hyper_train.pause import EntropyHistory, PauseLogitsProcessor, pause_kwargs
-from hyper_train.vllm_pause import EXTRA_KEY, request_pause_fn
+from hyper_train.vllm_pause import EXTRA_KEY, request_pause_fn, requested_pause
 
 VOCAB, PAUSE, EOS = 40, 7, 1
 
@@ -96,3 +96,10 @@ def test_the_adapter_class_says_it_needs_vllm():
     with pytest.raises(ImportError, match="HyperPauseAdapter needs vLLM"):
         module.HyperPauseAdapter  # noqa: B018
     assert EXTRA_KEY == "hyper_pause"
+
+
+def test_a_request_asks_for_pausing_with_a_dict_or_its_json_string():
+    cfg = config()
+    assert requested_pause({EXTRA_KEY: cfg}) == cfg
+    assert requested_pause({EXTRA_KEY: json.dumps(cfg)}) == cfg  # vllm_xargs over HTTP
+    assert requested_pause(None) is None and requested_pause({"other": 1}) is None
