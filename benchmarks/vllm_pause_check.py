@@ -6,6 +6,10 @@ vLLM is not a project dependency; its CPU build runs in a venv of its own (``doc
     /tmp/vllm/bin/pip uninstall -y torchvision torchaudio torchcodec && /tmp/vllm/bin/pip install soundfile
     python benchmarks/vllm_pause_check.py build /tmp/tiny_vllm            # the project's venv
     PYTHONPATH=$PWD /tmp/vllm/bin/python benchmarks/vllm_pause_check.py run /tmp/tiny_vllm
+    PYTHONPATH=$PWD /tmp/vllm/bin/python benchmarks/vllm_pause_check.py serve /tmp/tiny_vllm
+
+``serve`` does the same through vLLM's OpenAI server (started with ``--logits-processors``): one
+chat request with an ``input_audio`` part and ``vllm_xargs={"hyper_pause": <json>}``, one without.
 
 ``run`` starts ``vllm.LLM`` with the adapter on a tiny random Qwen2-Audio (one audio clip, one
 ``<|AUDIO|>`` placeholder) and generates 40 greedy tokens for three requests: two carry
@@ -42,10 +46,7 @@ def run(folder: str) -> None:
     audio = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
     ids = tok.encode("<|audio_bos|>") + [audio_id] + tok.encode("<|audio_eos|>What sound?")
     prompt = {"prompt_token_ids": ids, "multi_modal_data": {"audio": (audio, 16000)}}
-    cfg = {"pause_id": pause_id, "quantile": 0.5, "min_entropy": 0.0, "warmup": 4, "history_size": 64,
-           "max_pauses": 2, "max_think_tokens": 3, "enabled": True, "confidence_top_k": 0, "pause_bias": 0.0,
-           "warmup_batch_mean": False, "keyword_ids": None, "keyword_bias": 0.0, "keyword_window": 64,
-           "abort_on_repetition": False, "eos_id": None}
+    cfg = _settings(pause_id)
     pausing = SamplingParams(max_tokens=40, temperature=0.0, ignore_eos=True, extra_args={"hyper_pause": cfg})
     plain = SamplingParams(max_tokens=40, temperature=0.0, ignore_eos=True)
     outs = llm.generate([prompt, prompt, prompt], [pausing, plain, pausing])
@@ -61,7 +62,67 @@ def run(folder: str) -> None:
     sys.exit(0 if ok else 1)
 
 
+def _settings(pause_id: int) -> dict:
+    """The pause settings both checks send (quantile 0.5 after 4 entropies, 2 events of <= 3)."""
+    return {"pause_id": pause_id, "quantile": 0.5, "min_entropy": 0.0, "warmup": 4, "history_size": 64,
+            "max_pauses": 2, "max_think_tokens": 3, "enabled": True, "confidence_top_k": 0, "pause_bias": 0.0,
+            "warmup_batch_mean": False, "keyword_ids": None, "keyword_bias": 0.0, "keyword_window": 64,
+            "abort_on_repetition": False, "eos_id": None}
+
+
+def serve(folder: str, port: int = 8012) -> None:
+    """Start vLLM's OpenAI server with the adapter, ask with and without pausing, stop it."""
+    import base64
+    import io
+    import json
+    import os
+    import subprocess
+    import time
+
+    import numpy as np
+    import requests
+    import soundfile as sf
+
+    server = subprocess.Popen([sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", folder,
+                               "--served-model-name", "tiny", "--port", str(port), "--dtype", "float32",
+                               "--max-model-len", "1024", "--enforce-eager", "--max-num-seqs", "4",
+                               "--logits-processors", "hyper_train.vllm_pause:HyperPauseAdapter"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    url = f"http://localhost:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        buf = io.BytesIO()
+        sf.write(buf, (0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32), 16000,
+                 format="WAV")
+        audio = {"type": "input_audio", "input_audio": {"data": base64.b64encode(buf.getvalue()).decode(),
+                                                        "format": "wav"}}
+        added = json.loads((Path(folder) / "tokenizer.json").read_text())["added_tokens"]
+        pause_id = next(t["id"] for t in added if t["content"] == "<PAUSE>")
+        ok = True
+        for name, extra in (("pausing", {"vllm_xargs": {"hyper_pause": json.dumps(_settings(pause_id))}}),
+                            ("plain", {})):
+            body = {"model": "tiny", "max_tokens": 40, "temperature": 0.0, "ignore_eos": True,
+                    "skip_special_tokens": False, **extra,
+                    "messages": [{"role": "user", "content": [audio, {"type": "text", "text": "What sound?"}]}]}
+            reply = requests.post(url + "/v1/chat/completions", json=body, timeout=120)
+            reply.raise_for_status()
+            count = reply.json()["choices"][0]["message"]["content"].count("<PAUSE>")
+            good = 1 <= count <= 6 if name == "pausing" else count == 0
+            ok &= good
+            print(f"{name:8s} <PAUSE> tokens {count}  {'ok' if good else 'WRONG'}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    sys.exit(0 if ok else 1)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "run"):
-        sys.exit("usage: vllm_pause_check.py build|run FOLDER")
-    build(sys.argv[2]) if sys.argv[1] == "build" else run(sys.argv[2])
+    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "run", "serve"):
+        sys.exit("usage: vllm_pause_check.py build|run|serve FOLDER")
+    {"build": build, "run": run, "serve": serve}[sys.argv[1]](sys.argv[2])
