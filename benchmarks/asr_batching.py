@@ -20,20 +20,14 @@ import argparse
 import glob
 import json
 import os
-import re
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run both comparisons and print one line per measurement."""
-    import jiwer
     import soundfile as sf
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -41,7 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     from paqa_builder.backends.transcribe_fw import FasterWhisperTranscriber
     from paqa_builder.backends.vad_silero import SileroVAD
     from paqa_builder.backends.whisper_batched import decode_regions, region_chunks
+    from paqa_builder.evaluation.metrics import WerCounts, wer_counts
     from paqa_builder.record import ClipRecord
+
+    def corpus_wer(hyps: list[str]) -> float:
+        """WER over all scenes, with the project's scoring normaliser (as ``paqa-build eval``)."""
+        return sum((wer_counts(r, h) for r, h in zip(refs, hyps)), WerCounts()).wer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scenes", required=True, type=Path, help="a paqa-build mix output folder")
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     for line in (args.scenes / "manifest.jsonl").read_text().splitlines():
         row = json.loads(line)
         turns = sorted(row["truth"].get("turns", []), key=lambda t: t["start"])
-        truth[row["clip_id"]] = _norm(" ".join(t.get("text", "") for t in turns))
+        truth[row["clip_id"]] = " ".join(t.get("text", "") for t in turns)
     files = sorted(glob.glob(str(args.scenes / "stems" / "*.speech.flac")))[: args.clips]
     ids = [Path(f).name.split(".")[0] for f in files]
     audios = [sf.read(f, dtype="float32")[0] for f in files]
@@ -81,14 +80,14 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     hyps = one_by_one()
     print(f"language forced, one pass per clip: {time.perf_counter() - start:.1f} s, "
-          f"WER {jiwer.wer(refs, [_norm(h) for h in hyps]):.4f}")
+          f"WER {corpus_wer(hyps):.4f}")
     for pad in args.pads:
         chunks = [region_chunks(r, a.size / 16000, pad) for r, a in zip(regions, audios)]
         start = time.perf_counter()
         out = decode_regions(BatchedInferencePipeline(model), audios, chunks, 16000, 16, **options)
-        hyps = [_norm(" ".join(s.text for s in o)) for o in out]
+        hyps = [" ".join(s.text for s in o) for o in out]
         print(f"language forced, batched VAD regions, pad {pad:g} s ({sum(map(len, chunks))} chunks): "
-              f"{time.perf_counter() - start:.1f} s, WER {jiwer.wer(refs, hyps):.4f}")
+              f"{time.perf_counter() - start:.1f} s, WER {corpus_wer(hyps):.4f}")
     for mode in () if args.no_stage else (False, True, False, True):
         stage = FasterWhisperTranscriber(cpu_threads=2, batch_regions=mode, batch_size=4, region_pad=args.pads[0])
         stage.ensure_setup()
@@ -97,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         for k in range(0, len(recs), 4):
             stage(recs[k: k + 4])
         print(f"transcriber stage, language detected, batch_regions={mode}: {time.perf_counter() - start:.1f} s, "
-              f"WER {jiwer.wer(refs, [_norm(r.transcript or '') for r in recs]):.4f}")
+              f"WER {corpus_wer([r.transcript or '' for r in recs]):.4f}")
 
 
 if __name__ == "__main__":

@@ -63,11 +63,14 @@ def run(folder: str) -> None:
 
 
 def _settings(pause_id: int) -> dict:
-    """The pause settings both checks send (quantile 0.5 after 4 entropies, 2 events of <= 3)."""
-    return {"pause_id": pause_id, "quantile": 0.5, "min_entropy": 0.0, "warmup": 4, "history_size": 64,
-            "max_pauses": 2, "max_think_tokens": 3, "enabled": True, "confidence_top_k": 0, "pause_bias": 0.0,
-            "warmup_batch_mean": False, "keyword_ids": None, "keyword_bias": 0.0, "keyword_window": 64,
-            "abort_on_repetition": False, "eos_id": None}
+    """The pause settings both checks send, made as training makes them (``pause_kwargs`` of a
+    ``PauseArgs``): quantile 0.5 after 4 entropies, at most 2 events of at most 3 tokens."""
+    from hyper_train.config import PauseArgs
+    from hyper_train.pause import pause_kwargs
+
+    args = PauseArgs(pause_quantile=0.5, pause_min_entropy=0.0, pause_warmup_tokens=4, pause_history_size=64,
+                     max_pauses=2, max_think_tokens=3)
+    return pause_kwargs(args, pause_id)
 
 
 def serve(folder: str, port: int = 8012) -> None:

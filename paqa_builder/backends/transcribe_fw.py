@@ -213,21 +213,22 @@ class FasterWhisperTranscriber(Transcriber):
             language, language_p = self._detect_language(audio)
             long_clip = audio.size > 30 * record.sample_rate  # windows would cut words: seek instead
             if language is None or long_clip or (self.region_pad is not None and not record.speech_regions):
-                self._transcribe(record, audio)
+                self._transcribe(record, audio, (language, language_p))
                 continue
             by_language.setdefault(language, []).append((record, audio, language_p))
         for language, group in by_language.items():
-            chunks = [region_chunks([(0.0, a.size / float(r.sample_rate))] if self.region_pad is None
-                                    else list(r.speech_regions or []), a.size / float(r.sample_rate),
-                                    self.region_pad or 0.0) for r, a, _ in group]
+            # whole mode: one chunk per clip (clips over one window went one by one above)
+            chunks = [[(0.0, a.size / float(r.sample_rate))] if self.region_pad is None
+                      else region_chunks(list(r.speech_regions or []), a.size / float(r.sample_rate), self.region_pad)
+                      for r, a, _ in group]
             decoded = decode_regions(self._pipeline, [a for _, a, _ in group], chunks, group[0][0].sample_rate,
                                      batch_size=self.region_batch_size, language=language,
                                      beam_size=self.beam_size, temperature=self.temperature,
                                      compression_ratio_threshold=self.max_compression_ratio)
             for (record, audio, language_p), segments, spans in zip(group, decoded, chunks):
                 looping = self._loopiness(segments) > self.max_compression_ratio and self.loop_retry_ngram > 0
-                if looping or not spans:
-                    self._transcribe(record, audio)  # the loop retry, or regions too short to cut
+                if looping or not spans:  # the loop retry, or regions too short to cut
+                    self._transcribe(record, audio, (language, language_p))
                 else:
                     self._write(record, audio, segments, language, language_p)
 
@@ -248,9 +249,11 @@ class FasterWhisperTranscriber(Transcriber):
             return None
         return audio
 
-    def _transcribe(self, record: ClipRecord, audio: np.ndarray) -> None:
-        """Decode one whole clip (with the repetition-loop retry) and write its transcript."""
-        language, language_p = self._detect_language(audio)
+    def _transcribe(self, record: ClipRecord, audio: np.ndarray,
+                    detected: tuple[str | None, float | None] | None = None) -> None:
+        """Decode one whole clip (with the repetition-loop retry) and write its transcript;
+        ``detected`` is ``_detect_language``'s answer when the caller already has it."""
+        language, language_p = detected if detected is not None else self._detect_language(audio)
         segments, info = self._decode(audio, language=language)
         loop = self._loopiness(segments)
         if loop > self.max_compression_ratio and self.loop_retry_ngram > 0:

@@ -18,6 +18,7 @@ UNSURE_EMPTY_COUNT = 0.3
 """``speaker_count_confidence`` of zero speakers found on a clip the router heard speech in (the
 value the paper profile's diarizer gives zero speakers over a speech stem that is not empty)."""
 
+
 class Router(Stage):
     """Decides, before any speech model runs, whether a clip has speech: ``route``.
 
