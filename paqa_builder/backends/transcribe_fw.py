@@ -110,16 +110,16 @@ class FasterWhisperTranscriber(Transcriber):
             batch_regions: decode the speech clips of a stage batch together, in one batched
                 faster-whisper call per language (``whisper_batched``); ``"auto"``: on CUDA only.
                 Off by default: on 2 CPU cores, with the language detected per clip, the stage was
-                slower (33.2-33.7 s with whole clips against 26.8-27.0 s one by one, on 24 tune
+                slower (34.7-35.1 s with whole clips against 27.0-28.2 s one by one, on 24 tune
                 scenes), it is not measured on a GPU, and the batched pipeline skips Whisper's
                 silence and fallback rules (see ``whisper_batched``). Clips longer than one
                 window, with no language known up front, or in a repetition loop are decoded one
                 by one; clips without VAD speech skip Whisper in both modes.
             region_pad: None (default): each speech clip is decoded whole in the batched mode;
                 a number: only its VAD regions, padded by that many seconds. Decoding only the
-                regions raised word error rate on tune scenes (20.1 % -> 22.5-26.5 % for pads of
-                0.2-2 s, ``benchmarks/asr_batching.py``); whole clips: 20.1 % (language forced),
-                20.4 % (stage).
+                regions raised word error rate on tune scenes (16.0 % -> 18.9-23.0 % for pads of
+                0.2-2 s, ``benchmarks/asr_batching.py``); whole clips: 16.2 % (language forced),
+                16.6 % (stage).
             region_batch_size: chunks (<= 30 s each) per encoder/decoder batch in that mode.
         """
         super().__init__(**params)

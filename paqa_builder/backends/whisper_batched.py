@@ -5,14 +5,14 @@ encoder/decoder batch. Here the chunks come from every clip of the batch at once
 laid end to end, each clip's chunks become ``clip_timestamps`` (never merged across clips), and
 the segments are handed back to their clip with clip-relative times.
 
-Measured on 2 CPU cores (Whisper base int8, the first 24 scenes of tune-group folders;
-``benchmarks/asr_batching.py``, results in ``benchmarks/README.md``), against one pass per clip:
+Measured on 2 CPU cores (Whisper base int8, the first 24 scenes of tune-group folder ``real_s11``;
+``benchmarks/asr_batching.py``, results in ``benchmarks/README.md``), against one pass per clip
+(WER 16.03 %, the project's normaliser):
 
-- whole clips, language forced: the same WER to the last digit (20.07 %, recorded voices), Whisper
-  time 1.24x shorter;
-- VAD regions only (the recipe's Silero regions, padded 0.2-2 s): WER 22.5-26.5 %, worse;
+- whole clips, language forced: WER 16.21 %, Whisper time 1.19x shorter;
+- VAD regions only (the recipe's Silero regions, padded 0.2-2 s): WER 18.9-23.0 %, worse;
 - the transcriber stage as the portable recipe runs it (language detected per clip, one more
-  encoder pass per clip), whole clips: 33.2-33.7 s against 26.8-27.0 s, WER 20.44 % against 20.07 %.
+  encoder pass per clip), whole clips: 34.7-35.1 s against 27.0-28.2 s, WER 16.58 %.
 
 So the transcriber uses it for whole clips, and only when asked (``batch_regions: true``, or
 ``"auto"`` for CUDA only): it is not measured on a GPU yet, and the batched pipeline ignores
